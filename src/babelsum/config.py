@@ -1,0 +1,530 @@
+"""The sweep config: pydantic models, YAML loading, `key=value` overrides, readable errors.
+
+Every user error in a config is reported at once, one line each, naming the field path
+(`train.methods[1].lora_r`) and what is allowed. No ML library is imported here.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from babelsum.languages import LANGUAGES
+
+STAGES = ("prepare", "teacher", "split", "train", "evaluate", "judge", "gather")
+TEST_SETS = ("novel", "same_topic")
+METHODS = ("full", "qlora", "lora", "seq2seq")
+
+
+class ConfigError(Exception):
+    """A config the user must fix; `lines` holds one message per problem."""
+
+    def __init__(self, lines: list[str], source: str = "config"):
+        self.lines = lines
+        self.source = source
+        super().__init__("\n".join(f"{source}: {line}" for line in lines))
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+def _check_lang(code: str) -> str:
+    if code not in LANGUAGES:
+        raise ValueError(f"unknown language {code!r}; known: {', '.join(sorted(LANGUAGES))}")
+    return code
+
+
+Lang = Annotated[str, Field(min_length=2, max_length=3)]
+
+_MEM = re.compile(r"^\d+[KMGT]?$")
+_TIME = re.compile(r"^(\d+-)?\d{1,2}(:\d{2}){0,2}$")
+
+
+class Resources(Strict):
+    """SLURM resources of one stage's array tasks (the local executor reads `processes`)."""
+
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    nodes: PositiveInt = 1
+    gpus_per_node: NonNegativeInt = 0
+    tasks_per_node: PositiveInt = 1
+    cpus_per_task: PositiveInt = 1
+    mem: str | None = Field(None, description="e.g. 32G")
+    time: str | None = Field(None, description="e.g. 04:00:00 or 1-00:00:00")
+    constraint: str | None = None
+    array_parallelism: PositiveInt = 64
+    extra: dict[str, str | int | bool] = Field(default_factory=dict, description="extra sbatch options")
+
+    @field_validator("mem")
+    @classmethod
+    def _mem(cls, v: str | None) -> str | None:
+        if v is not None and (not _MEM.match(v) or int(re.sub(r"\D", "", v)) <= 0):
+            raise ValueError(f"mem must be a positive size like 16G or 4000M, got {v!r}")
+        return v
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, v: str | None) -> str | None:
+        if v is not None and not _TIME.match(v):
+            raise ValueError(f"time must look like HH:MM:SS or D-HH:MM:SS, got {v!r}")
+        return v
+
+    @property
+    def processes(self) -> int:
+        """Processes of one task: one per SLURM task (one per GPU for distributed training)."""
+        return self.nodes * self.tasks_per_node
+
+
+class ResourceOverrides(Strict):
+    """Per-stage resources: any field of `default` may be overridden."""
+
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    nodes: PositiveInt | None = None
+    gpus_per_node: NonNegativeInt | None = None
+    tasks_per_node: PositiveInt | None = None
+    cpus_per_task: PositiveInt | None = None
+    mem: str | None = None
+    time: str | None = None
+    constraint: str | None = None
+    array_parallelism: PositiveInt | None = None
+    extra: dict[str, str | int | bool] | None = None
+
+
+class ResourcesConfig(Strict):
+    default: Resources = Field(default_factory=Resources)
+    prepare: ResourceOverrides = Field(default_factory=ResourceOverrides)
+    teacher: ResourceOverrides = Field(default_factory=ResourceOverrides)
+    split: ResourceOverrides = Field(default_factory=ResourceOverrides)
+    train: ResourceOverrides = Field(default_factory=ResourceOverrides)
+    evaluate: ResourceOverrides = Field(default_factory=ResourceOverrides)
+    judge: ResourceOverrides = Field(default_factory=ResourceOverrides)
+    gather: ResourceOverrides = Field(default_factory=ResourceOverrides)
+
+    def for_stage(self, stage: str) -> Resources:
+        override = getattr(self, stage).model_dump(exclude_none=True)
+        merged = self.default.model_dump() | override
+        return Resources.model_validate(merged)
+
+
+# ---------------------------------------------------------------- data
+
+
+class SyntheticSource(Strict):
+    topics: PositiveInt = 160
+    seed: int = 0
+
+
+class FilesSource(Strict):
+    paths: list[str] = Field(min_length=1)
+    format: Literal["jsonl", "parquet", "csv"] | None = None  # from the file suffix if None
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="canonical field -> column in the file"
+    )
+    language: Lang | None = None  # when the files hold one language and no language column
+
+
+class HFSource(Strict):
+    name: str  # dataset id or local path
+    preset: Literal["slds", "xsum", "xlsum"] | None = None
+    config_name: str | None = None
+    splits: list[str] = Field(default_factory=lambda: ["train"])
+    columns: dict[str, str] = Field(default_factory=dict)
+    language: Lang | None = None
+    summary_language: Lang | None = None
+    limit: PositiveInt | None = None
+    revision: str | None = None
+
+
+class WikipediaSource(Strict):
+    categories: dict[str, list[str]] = Field(
+        default_factory=dict, description="language -> categories; defaults to good/featured"
+    )
+    limit_per_language: PositiveInt = 500
+    recording: str | None = Field(None, description="replay API answers from this folder (offline)")
+    user_agent: str = "babelsum (research; https://github.com/babelsum)"
+
+
+class CleaningConfig(Strict):
+    min_chars: NonNegativeInt = 200
+    max_chars: PositiveInt = 200_000
+    min_summary_chars: NonNegativeInt = 20
+    check_language: bool = True
+    dedupe: bool = True
+
+
+class DataConfig(Strict):
+    source: Literal["synthetic", "files", "hf", "wikipedia"] = "synthetic"
+    synthetic: SyntheticSource = Field(default_factory=SyntheticSource)
+    files: FilesSource | None = None
+    hf: HFSource | None = None
+    wikipedia: WikipediaSource = Field(default_factory=WikipediaSource)
+    cleaning: CleaningConfig = Field(default_factory=CleaningConfig)
+
+    @model_validator(mode="after")
+    def _source_section(self) -> DataConfig:
+        if self.source in ("files", "hf") and getattr(self, self.source) is None:
+            raise ValueError(f"source is {self.source!r} but the {self.source!r} section is missing")
+        return self
+
+
+class SplitConfig(Strict):
+    """Sizes in topics (one topic = the same article in each language)."""
+
+    validation_topics: NonNegativeInt = 10
+    test_novel_topics: PositiveInt = 20
+    test_same_topic_per_language: NonNegativeInt = 20
+    max_train_per_language: PositiveInt | None = None
+    seed: int = 0
+
+
+# ---------------------------------------------------------------- models
+
+
+class ModelSpec(Strict):
+    path: str = Field(description="Hugging Face id or local folder")
+    family: Literal["qwen2", "phi3", "mbart", "gemma3", "phi", "mistral", "llama"] | None = None
+    revision: str | None = None
+    chat: bool = True  # instruct model with a chat template
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
+    attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] = "sdpa"
+    load_in_4bit: bool = False  # for inference (teacher, judge, evaluation of base models)
+    trust_remote_code: bool = False
+
+    @property
+    def is_seq2seq(self) -> bool:
+        return self.family == "mbart"
+
+
+class TrainMethod(Strict):
+    model: str = Field(description="a name under `models`")
+    method: Literal["full", "qlora", "lora", "seq2seq"]
+    name: str | None = None  # defaults to the method; distinguishes two runs of one method
+    learning_rate: PositiveFloat = 2e-5
+    epochs: PositiveFloat = 1.0
+    max_steps: PositiveInt | None = None
+    per_device_batch_size: PositiveInt = 1
+    gradient_accumulation: PositiveInt = 1
+    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+    warmup_ratio: Annotated[float, Field(ge=0, lt=1)] = 0.03
+    lr_scheduler: str = "cosine"
+    optimizer: str = "adamw_torch"
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
+    gradient_checkpointing: bool = False
+    deepspeed: str | None = Field(None, description="path to a DeepSpeed JSON (full only)")
+    lora_r: PositiveInt | None = None
+    lora_alpha: PositiveInt | None = None
+    lora_dropout: Annotated[float, Field(ge=0, lt=1)] | None = None
+    target_modules: list[str] | Literal["all-linear"] | None = None
+    max_input_tokens: PositiveInt = 4096
+    max_summary_tokens: PositiveInt = 256
+    batching: Literal["padded", "length_grouped", "padding_free"] = "length_grouped"
+    save_steps: PositiveInt = 50
+    logging_steps: PositiveInt = 5
+    rouge_every_steps: NonNegativeInt = 0  # 0 = off
+    rouge_samples: PositiveInt = 8
+    seed: int = 0
+
+    @property
+    def label(self) -> str:
+        return self.name or self.method
+
+    @model_validator(mode="after")
+    def _method_fields(self) -> TrainMethod:
+        lora = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")
+        if self.method in ("qlora", "lora"):
+            self.lora_r = self.lora_r or 16
+            self.lora_alpha = self.lora_alpha or 2 * self.lora_r
+            self.lora_dropout = 0.05 if self.lora_dropout is None else self.lora_dropout
+            self.target_modules = self.target_modules or "all-linear"
+        else:
+            given = [f for f in lora if getattr(self, f) is not None]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} only apply to methods qlora and lora, not {self.method!r}"
+                )
+        if self.deepspeed and self.method != "full":
+            raise ValueError(f"deepspeed applies to method 'full' only, not {self.method!r}")
+        return self
+
+
+class TrainConfig(Strict):
+    languages: list[Lang] = Field(min_length=1)
+    methods: list[TrainMethod] = Field(default_factory=list)
+
+    _lang = field_validator("languages")(lambda cls, v: [_check_lang(x) for x in v])
+
+
+# ---------------------------------------------------------------- teacher, evaluation
+
+
+class TeacherConfig(Strict):
+    backend: Literal["lead", "hf", "vllm"] = "lead"
+    model: str | None = Field(None, description="a name under `models` (hf, vllm)")
+    shards: PositiveInt = 1
+    batch_size: PositiveInt = 8
+    max_input_tokens: PositiveInt = 4096
+    max_new_tokens: PositiveInt = 256
+    rotate_every: PositiveInt = 1000  # switch prompt variant every N articles
+    lead_sentences: PositiveInt = 3
+    min_words: NonNegativeInt = 5
+    max_words: PositiveInt = 400
+
+    @model_validator(mode="after")
+    def _model_needed(self) -> TeacherConfig:
+        if self.backend != "lead" and not self.model:
+            raise ValueError(f"backend {self.backend!r} needs `model`")
+        return self
+
+
+class JudgeConfig(Strict):
+    model: str = Field(description="a name under `models`")
+    max_new_tokens: PositiveInt = 128
+    max_articles: PositiveInt | None = None  # per evaluation cell
+    retries: NonNegativeInt = 1
+    batch_size: PositiveInt = 4
+
+
+class EvaluateConfig(Strict):
+    languages: list[Lang] | None = None  # default: the sweep's languages
+    test_sets: list[Literal["novel", "same_topic"]] = Field(default_factory=lambda: list(TEST_SETS))
+    base_models: bool = True
+    max_input_tokens: PositiveInt = 4096
+    max_new_tokens: PositiveInt = 256
+    batch_size: PositiveInt = 8
+    max_examples: PositiveInt | None = None
+    bootstrap_samples: PositiveInt = 1000
+    relative_floor: Annotated[float, Field(ge=0)] = 0.01  # relative gain undefined below this base
+    judge: JudgeConfig | None = None
+
+    _lang = field_validator("languages")(
+        lambda cls, v: None if v is None else [_check_lang(x) for x in v]
+    )
+
+
+# ---------------------------------------------------------------- infrastructure
+
+
+class TrackingConfig(Strict):
+    enabled: bool = True
+    uri: str | None = None  # MLFLOW_TRACKING_URI wins; else sqlite in the sweep folder
+    experiment: str | None = None  # default: the study name
+
+
+class ContainerConfig(Strict):
+    image: str
+    binds: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    nv: bool = True
+    apptainer: str = "apptainer"
+
+
+class EngineConfig(Strict):
+    local_parallel_tasks: PositiveInt = 1
+    stage_impl: dict[str, str] = Field(
+        default_factory=dict, description="stage -> 'module:function' replacing the built-in stage"
+    )
+    max_array_size: PositiveInt | None = None  # default: read from `scontrol show config`
+    max_timeouts: NonNegativeInt = 3
+
+    @field_validator("stage_impl")
+    @classmethod
+    def _stages(cls, v: dict[str, str]) -> dict[str, str]:
+        for stage, target in v.items():
+            if stage not in STAGES:
+                raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
+            if ":" not in target:
+                raise ValueError(f"{stage}: expected 'module:function', got {target!r}")
+        return v
+
+
+class SweepConfig(Strict):
+    study: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    seed: int = 0
+    languages: list[Lang] = Field(min_length=1)
+    data: DataConfig = Field(default_factory=DataConfig)
+    teacher: TeacherConfig | None = None  # None: the source has gold summaries
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    models: dict[str, ModelSpec] = Field(default_factory=dict)
+    train: TrainConfig
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    container: ContainerConfig | None = None
+    hf_cache: str | None = None  # HF_HUB_CACHE for tasks; default: inherited
+    offline: bool = False  # run tasks with HF_HUB_OFFLINE=1
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+
+    _lang = field_validator("languages")(lambda cls, v: [_check_lang(x) for x in v])
+
+    @model_validator(mode="after")
+    def _references(self) -> SweepConfig:
+        problems = []
+        names = ", ".join(sorted(self.models)) or "(none)"
+        for i, m in enumerate(self.train.methods):
+            if m.model not in self.models:
+                problems.append(f"train.methods[{i}].model: unknown model {m.model!r}; models: {names}")
+            elif m.method == "seq2seq" and not self.models[m.model].is_seq2seq:
+                problems.append(
+                    f"train.methods[{i}].method: seq2seq needs a seq2seq model (family mbart), "
+                    f"{m.model!r} is causal"
+                )
+            elif m.method != "seq2seq" and self.models[m.model].is_seq2seq:
+                problems.append(
+                    f"train.methods[{i}].method: {m.model!r} is seq2seq; use method seq2seq"
+                )
+        labels = [(m.model, m.label) for m in self.train.methods]
+        for dup in {x for x in labels if labels.count(x) > 1}:
+            problems.append(f"train.methods: two entries for {dup[0]}/{dup[1]}; give one a `name`")
+        for where, ref in (("teacher.model", self.teacher and self.teacher.model),
+                           ("evaluate.judge.model", self.evaluate.judge and self.evaluate.judge.model)):
+            if ref and ref not in self.models:
+                problems.append(f"{where}: unknown model {ref!r}; models: {names}")
+        for lang in self.train.languages:
+            if lang not in self.languages:
+                problems.append(f"train.languages: {lang!r} is not in languages {self.languages}")
+        for lang in self.evaluate.languages or []:
+            if lang not in self.languages:
+                problems.append(f"evaluate.languages: {lang!r} is not in languages {self.languages}")
+        if problems:
+            raise ConfigError(problems)
+        return self
+
+    @property
+    def eval_languages(self) -> list[str]:
+        return self.evaluate.languages or self.languages
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _loc_to_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model class that owns the field at `loc` (to list its valid keys)."""
+    import typing
+
+    model: Any = SweepConfig
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) else None
+        if field is None:
+            return None
+        ann = field.annotation
+        candidates = [ann, *typing.get_args(ann)]
+        nested = [a for c in candidates for a in (c, *typing.get_args(c))]
+        model = next((a for a in nested if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    return model if isinstance(model, type) else None
+
+
+def _format_errors(err: ValidationError) -> list[str]:
+    lines = []
+    for e in err.errors():
+        loc = tuple(x for x in e["loc"] if x not in ("function-after",))
+        path = _loc_to_path(loc)
+        if e["type"] == "extra_forbidden":
+            owner = _model_at(loc)
+            valid = ", ".join(owner.model_fields) if owner else "?"
+            lines.append(f"{path}: unknown key; valid keys here: {valid}")
+        elif e["type"] == "value_error" and isinstance(e.get("ctx", {}).get("error"), ConfigError):
+            lines.extend(e["ctx"]["error"].lines)
+        else:
+            msg = e["msg"].removeprefix("Value error, ")
+            given = e.get("input")
+            shown = "" if isinstance(given, (dict, list)) or given is None else f" (got {given!r})"
+            lines.append(f"{path}: {msg}{shown}")
+    return lines
+
+
+def parse_override(text: str) -> tuple[list[str | int], Any]:
+    """`train.methods[1].lora_r=16` -> (['train','methods',1,'lora_r'], 16)."""
+    if "=" not in text:
+        raise ConfigError([f"override {text!r}: expected key.sub=value"], "command line")
+    key, raw = text.split("=", 1)
+    parts: list[str | int] = []
+    for piece in re.split(r"\.(?![^\[]*\])", key):
+        m = re.fullmatch(r"([A-Za-z0-9_.-]+)((?:\[\d+\])*)", piece)
+        if not m:
+            raise ConfigError([f"override {text!r}: cannot read key {key!r}"], "command line")
+        parts.append(m.group(1))
+        parts.extend(int(i) for i in re.findall(r"\[(\d+)\]", m.group(2)))
+    parts = [int(p) if isinstance(p, str) and p.isdigit() else p for p in parts]
+    return parts, yaml.safe_load(raw) if raw != "" else ""
+
+
+def apply_override(data: dict, parts: list[str | int], value: Any) -> None:
+    node: Any = data
+    for here, nxt in zip(parts, parts[1:], strict=False):
+        if isinstance(here, int):
+            if not isinstance(node, list) or here >= len(node):
+                raise ConfigError([f"override: index [{here}] is out of range"], "command line")
+            node = node[here]
+        else:
+            if node.get(here) is None:
+                node[here] = [] if isinstance(nxt, int) else {}
+            node = node[here]
+    last = parts[-1]
+    if isinstance(last, int):
+        if not isinstance(node, list) or last >= len(node):
+            raise ConfigError([f"override: index [{last}] is out of range"], "command line")
+    node[last] = value
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> SweepConfig:
+    """Read, override and validate a sweep config; raise ConfigError listing every problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError([f"no such config file: {path}"], str(path))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"malformed YAML: {where}{problem}"], str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"not UTF-8 text: {exc}"], str(path)) from None
+    if not isinstance(data, dict):
+        raise ConfigError(["the file must hold a mapping of keys (study:, languages:, ...)"], str(path))
+    for text in overrides:
+        apply_override(data, *parse_override(text))
+    return validate_config(data, str(path))
+
+
+def validate_config(data: dict, source: str = "config") -> SweepConfig:
+    try:
+        return SweepConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(err), source) from None
+    except ConfigError as err:
+        raise ConfigError(err.lines, source) from None
+
+
+def dump_config(config: SweepConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,171 @@
+"""Config -> plan: the stages of a sweep and their tasks. Pure: no I/O, no ML imports.
+
+A task key reads like a path and says what the task is, e.g. `train/qwen2.5-0.5b/full/fr`
+or `evaluate/qwen2.5-0.5b/full-fr/de/novel`. Keys are stable across runs of the same
+config, so a resubmitted sweep finds its finished tasks again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from babelsum.config import Resources, SweepConfig
+
+BASE = "base"  # the method label of an untrained (base) model in evaluation keys
+
+
+@dataclass(frozen=True)
+class Task:
+    stage: str
+    index: int  # position in its stage's array
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+    needs: tuple[str, ...] = ()  # upstream tasks that must be done before this one runs
+    uses: tuple[str, ...] = ()  # upstream tasks read when present (gather works with holes)
+
+    @property
+    def params_hash(self) -> str:
+        text = json.dumps([self.key, self.params], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "index": self.index,
+            "key": self.key,
+            "params": self.params,
+            "needs": list(self.needs),
+            "uses": list(self.uses),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Task:
+        return cls(d["stage"], d["index"], d["key"], d["params"], tuple(d["needs"]), tuple(d["uses"]))
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    name: str
+    tasks: list[Task]
+    resources: Resources
+
+
+@dataclass(frozen=True)
+class Plan:
+    stages: list[StagePlan]
+
+    def stage(self, name: str) -> StagePlan:
+        for s in self.stages:
+            if s.name == name:
+                return s
+        raise KeyError(f"no stage {name!r} in this plan; stages: {[s.name for s in self.stages]}")
+
+    def tasks(self) -> list[Task]:
+        return [t for s in self.stages for t in s.tasks]
+
+    def by_key(self) -> dict[str, Task]:
+        return {t.key: t for t in self.tasks()}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stages": [
+                {
+                    "name": s.name,
+                    "resources": s.resources.model_dump(),
+                    "tasks": [t.to_json() for t in s.tasks],
+                }
+                for s in self.stages
+            ]
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Plan:
+        return cls(
+            [
+                StagePlan(
+                    s["name"],
+                    [Task.from_json(t) for t in s["tasks"]],
+                    Resources.model_validate(s["resources"]),
+                )
+                for s in d["stages"]
+            ]
+        )
+
+
+def train_key(model: str, method: str, train_lang: str) -> str:
+    return f"train/{model}/{method}/{train_lang}"
+
+
+def evaluate_key(model: str, method: str, train_lang: str | None, eval_lang: str, test_set: str) -> str:
+    trained = BASE if method == BASE else f"{method}-{train_lang}"
+    return f"evaluate/{model}/{trained}/{eval_lang}/{test_set}"
+
+
+def judge_key(model: str, method: str, train_lang: str, eval_lang: str, test_set: str) -> str:
+    return f"judge/{model}/{method}-{train_lang}/{eval_lang}/{test_set}"
+
+
+def make_plan(config: SweepConfig) -> Plan:
+    """Expand a config into stages of tasks, in the order they run."""
+    stages: list[StagePlan] = []
+
+    def add(name: str, specs: list[tuple[str, dict[str, Any], tuple[str, ...], tuple[str, ...]]]):
+        tasks = [Task(name, i, key, params, needs, uses) for i, (key, params, needs, uses) in enumerate(specs)]
+        stages.append(StagePlan(name, tasks, config.resources.for_stage(name)))
+        return tasks
+
+    prepare = add("prepare", [("prepare", {}, (), ())])
+    upstream = (prepare[0].key,)
+    if config.teacher is not None:
+        n = config.teacher.shards
+        shards = add(
+            "teacher",
+            [(f"teacher/shard-{i:04d}", {"shard": i, "shards": n}, upstream, ()) for i in range(n)],
+        )
+        upstream = tuple(t.key for t in shards)
+    split = add("split", [("split", {}, upstream, ())])[0]
+
+    train_specs = []
+    for m in config.train.methods:
+        for lang in config.train.languages:
+            params = {"model": m.model, "method": m.label, "train_lang": lang}
+            train_specs.append((train_key(m.model, m.label, lang), params, (split.key,), ()))
+    trained = add("train", train_specs)
+
+    eval_specs = []
+    base_models = sorted({m.model for m in config.train.methods}) if config.evaluate.base_models else []
+    for eval_lang in config.eval_languages:
+        for test_set in config.evaluate.test_sets:
+            for model in base_models:
+                params = {"model": model, "method": BASE, "train_lang": None,
+                          "eval_lang": eval_lang, "test_set": test_set}
+                key = evaluate_key(model, BASE, None, eval_lang, test_set)
+                eval_specs.append((key, params, (split.key,), ()))
+            for t in trained:
+                p = t.params
+                params = {**p, "eval_lang": eval_lang, "test_set": test_set}
+                key = evaluate_key(p["model"], p["method"], p["train_lang"], eval_lang, test_set)
+                eval_specs.append((key, params, (split.key, t.key), ()))
+    evaluated = add("evaluate", eval_specs)
+
+    gather_uses = tuple(t.key for t in evaluated)
+    if config.evaluate.judge is not None and config.evaluate.base_models:
+        judge_specs = []
+        for t in evaluated:
+            p = t.params
+            if p["method"] == BASE:
+                continue
+            base = evaluate_key(p["model"], BASE, None, p["eval_lang"], p["test_set"])
+            key = judge_key(p["model"], p["method"], p["train_lang"], p["eval_lang"], p["test_set"])
+            judge_specs.append((key, dict(p), (t.key, base), ()))
+        gather_uses += tuple(t.key for t in add("judge", judge_specs))
+
+    add("gather", [("gather", {}, (), gather_uses)])
+    return plan_without_empty_stages(stages)
+
+
+def plan_without_empty_stages(stages: list[StagePlan]) -> Plan:
+    return Plan([s for s in stages if s.tasks])

@@ -1,0 +1,187 @@
+"""The sweep folder: resolved config, plan, one status file per task, atomic writes, a lock.
+
+Layout of a sweep folder:
+
+    sweep.json              id, study, created, executor, the config's hash
+    config.yaml             the resolved config (after overrides)
+    plan.json               every task of every stage
+    tasks/<key>/status.json state, attempts, job ids, host, times, the error's last lines
+    tasks/<key>/output/     the task's outputs; appears only when complete (renamed into place)
+    tasks/<key>/work/       kept across attempts: checkpoints, partial shards
+    tasks/<key>/journal.jsonl  everything the task logged (replayed into MLflow by `launch sync`)
+    jobs/                   submitit's job folders (pickles are code: the folder is private)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATES = ("pending", "running", "done", "failed", "blocked")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temp file, fsync and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+@dataclass
+class TaskStatus:
+    key: str
+    stage: str
+    index: int
+    state: str = "pending"
+    attempts: int = 0
+    params_hash: str = ""
+    executor: str | None = None  # "local" or "slurm"
+    job_id: str | None = None  # SLURM job id of the latest attempt (array: JOBID_INDEX)
+    array_job_id: str | None = None
+    array_task_id: int | None = None
+    host: str | None = None
+    pid: int | None = None
+    started: float | None = None
+    ended: float | None = None
+    reason: str | None = None  # one line: why it failed or is blocked
+    error: str | None = None  # the last lines of the traceback or log
+    summary: dict[str, Any] = field(default_factory=dict)  # numbers returned by the stage
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> TaskStatus:
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+class SweepFolder:
+    def __init__(self, root: str | Path):
+        self.root = Path(root).resolve()
+
+    # paths ---------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def plan_path(self) -> Path:
+        return self.root / "plan.json"
+
+    @property
+    def meta_path(self) -> Path:
+        return self.root / "sweep.json"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.root / "jobs"
+
+    def task_dir(self, key: str) -> Path:
+        return self.root / "tasks" / key
+
+    def status_path(self, key: str) -> Path:
+        return self.task_dir(key) / "status.json"
+
+    def output_dir(self, key: str) -> Path:
+        return self.task_dir(key) / "output"
+
+    def work_dir(self, key: str) -> Path:
+        return self.task_dir(key) / "work"
+
+    def journal_path(self, key: str) -> Path:
+        return self.task_dir(key) / "journal.jsonl"
+
+    def log_path(self, key: str) -> Path:
+        return self.task_dir(key) / "log.txt"
+
+    # sweep ----------------------------------------------------------------
+    def exists(self) -> bool:
+        return self.meta_path.is_file()
+
+    def create(self, meta: dict[str, Any], config_text: str, plan: dict[str, Any]) -> None:
+        # Private: submitit pickles in jobs/ are code that SLURM will run as this user.
+        self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
+        write_atomic(self.config_path, config_text)
+        write_json(self.plan_path, plan)
+        write_json(self.meta_path, meta)
+
+    def meta(self) -> dict[str, Any]:
+        return json.loads(self.meta_path.read_text())
+
+    def update_meta(self, **fields: Any) -> None:
+        with self.lock("meta"):
+            write_json(self.meta_path, self.meta() | fields)
+
+    @contextlib.contextmanager
+    def lock(self, name: str = "submit", wait: bool = True) -> Iterator[None]:
+        """An exclusive flock; with wait=False raise BlockingIOError if someone holds it."""
+        path = self.root / f".{name}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w") as f:
+            flags = fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB)
+            fcntl.flock(f, flags)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    # task status ------------------------------------------------------------
+    def read_status(self, key: str) -> TaskStatus | None:
+        path = self.status_path(key)
+        try:
+            return TaskStatus.from_json(json.loads(path.read_text()))
+        except FileNotFoundError:
+            return None
+
+    def write_status(self, status: TaskStatus) -> None:
+        write_json(self.status_path(status.key), asdict(status))
+
+    def update_status(self, key: str, **fields: Any) -> TaskStatus:
+        status = self.read_status(key)
+        if status is None:
+            raise KeyError(f"no status for task {key}")
+        for name, value in fields.items():
+            setattr(status, name, value)
+        self.write_status(status)
+        return status
+
+    def is_done(self, key: str) -> bool:
+        status = self.read_status(key)
+        return status is not None and status.state == "done" and self.output_dir(key).is_dir()
+
+    # outputs ----------------------------------------------------------------
+    def fresh_output_dir(self, key: str) -> Path:
+        """An empty temporary folder for a task's outputs (left-overs of a killed try removed)."""
+        tmp = self.task_dir(key) / f"output.tmp-{socket.gethostname()}-{os.getpid()}"
+        for old in self.task_dir(key).glob("output.tmp-*"):
+            shutil.rmtree(old, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        return tmp
+
+    def publish_output(self, key: str, tmp: Path) -> None:
+        """Move a complete output folder into place; an older output is replaced."""
+        final = self.output_dir(key)
+        if final.exists():
+            old = final.with_name(f"output.old-{int(time.time())}")
+            os.replace(final, old)
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, final)
+
+    def clear_output(self, key: str) -> None:
+        shutil.rmtree(self.output_dir(key), ignore_errors=True)
