@@ -69,7 +69,9 @@ class Resources(Strict):
     time: str | None = Field(None, description="e.g. 04:00:00 or 1-00:00:00")
     constraint: str | None = None
     array_parallelism: PositiveInt = 64
-    extra: dict[str, str | int | bool] = Field(default_factory=dict, description="extra sbatch options")
+    extra: dict[str, str | int | bool] = Field(
+        default_factory=dict, description="extra sbatch options"
+    )
 
     @field_validator("mem")
     @classmethod
@@ -181,7 +183,9 @@ class DataConfig(Strict):
     @model_validator(mode="after")
     def _source_section(self) -> DataConfig:
         if self.source in ("files", "hf") and getattr(self, self.source) is None:
-            raise ValueError(f"source is {self.source!r} but the {self.source!r} section is missing")
+            raise ValueError(
+                f"source is {self.source!r} but the {self.source!r} section is missing"
+            )
         return self
 
 
@@ -380,7 +384,9 @@ class SweepConfig(Strict):
         names = ", ".join(sorted(self.models)) or "(none)"
         for i, m in enumerate(self.train.methods):
             if m.model not in self.models:
-                problems.append(f"train.methods[{i}].model: unknown model {m.model!r}; models: {names}")
+                problems.append(
+                    f"train.methods[{i}].model: unknown model {m.model!r}; models: {names}"
+                )
             elif m.method == "seq2seq" and not self.models[m.model].is_seq2seq:
                 problems.append(
                     f"train.methods[{i}].method: seq2seq needs a seq2seq model (family mbart), "
@@ -393,8 +399,10 @@ class SweepConfig(Strict):
         labels = [(m.model, m.label) for m in self.train.methods]
         for dup in {x for x in labels if labels.count(x) > 1}:
             problems.append(f"train.methods: two entries for {dup[0]}/{dup[1]}; give one a `name`")
-        for where, ref in (("teacher.model", self.teacher and self.teacher.model),
-                           ("evaluate.judge.model", self.evaluate.judge and self.evaluate.judge.model)):
+        for where, ref in (
+            ("teacher.model", self.teacher and self.teacher.model),
+            ("evaluate.judge.model", self.evaluate.judge and self.evaluate.judge.model),
+        ):
             if ref and ref not in self.models:
                 problems.append(f"{where}: unknown model {ref!r}; models: {names}")
         for lang in self.train.languages:
@@ -402,7 +410,9 @@ class SweepConfig(Strict):
                 problems.append(f"train.languages: {lang!r} is not in languages {self.languages}")
         for lang in self.evaluate.languages or []:
             if lang not in self.languages:
-                problems.append(f"evaluate.languages: {lang!r} is not in languages {self.languages}")
+                problems.append(
+                    f"evaluate.languages: {lang!r} is not in languages {self.languages}"
+                )
         if problems:
             raise ConfigError(problems)
         return self
@@ -511,7 +521,9 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> SweepConfig:
     except UnicodeDecodeError as exc:
         raise ConfigError([f"not UTF-8 text: {exc}"], str(path)) from None
     if not isinstance(data, dict):
-        raise ConfigError(["the file must hold a mapping of keys (study:, languages:, ...)"], str(path))
+        raise ConfigError(
+            ["the file must hold a mapping of keys (study:, languages:, ...)"], str(path)
+        )
     for text in overrides:
         apply_override(data, *parse_override(text))
     return validate_config(data, str(path))

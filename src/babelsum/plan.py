@@ -43,7 +43,9 @@ class Task:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Task:
-        return cls(d["stage"], d["index"], d["key"], d["params"], tuple(d["needs"]), tuple(d["uses"]))
+        return cls(
+            d["stage"], d["index"], d["key"], d["params"], tuple(d["needs"]), tuple(d["uses"])
+        )
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,9 @@ def train_key(model: str, method: str, train_lang: str) -> str:
     return f"train/{model}/{method}/{train_lang}"
 
 
-def evaluate_key(model: str, method: str, train_lang: str | None, eval_lang: str, test_set: str) -> str:
+def evaluate_key(
+    model: str, method: str, train_lang: str | None, eval_lang: str, test_set: str
+) -> str:
     trained = BASE if method == BASE else f"{method}-{train_lang}"
     return f"evaluate/{model}/{trained}/{eval_lang}/{test_set}"
 
@@ -113,7 +117,10 @@ def make_plan(config: SweepConfig) -> Plan:
     stages: list[StagePlan] = []
 
     def add(name: str, specs: list[tuple[str, dict[str, Any], tuple[str, ...], tuple[str, ...]]]):
-        tasks = [Task(name, i, key, params, needs, uses) for i, (key, params, needs, uses) in enumerate(specs)]
+        tasks = [
+            Task(name, i, key, params, needs, uses)
+            for i, (key, params, needs, uses) in enumerate(specs)
+        ]
         stages.append(StagePlan(name, tasks, config.resources.for_stage(name)))
         return tasks
 
@@ -136,12 +143,19 @@ def make_plan(config: SweepConfig) -> Plan:
     trained = add("train", train_specs)
 
     eval_specs = []
-    base_models = sorted({m.model for m in config.train.methods}) if config.evaluate.base_models else []
+    base_models = (
+        sorted({m.model for m in config.train.methods}) if config.evaluate.base_models else []
+    )
     for eval_lang in config.eval_languages:
         for test_set in config.evaluate.test_sets:
             for model in base_models:
-                params = {"model": model, "method": BASE, "train_lang": None,
-                          "eval_lang": eval_lang, "test_set": test_set}
+                params = {
+                    "model": model,
+                    "method": BASE,
+                    "train_lang": None,
+                    "eval_lang": eval_lang,
+                    "test_set": test_set,
+                }
                 key = evaluate_key(model, BASE, None, eval_lang, test_set)
                 eval_specs.append((key, params, (split.key,), ()))
             for t in trained:

@@ -19,7 +19,6 @@ import fcntl
 import json
 import os
 import shutil
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -166,14 +165,6 @@ class SweepFolder:
         return status is not None and status.state == "done" and self.output_dir(key).is_dir()
 
     # outputs ----------------------------------------------------------------
-    def fresh_output_dir(self, key: str) -> Path:
-        """An empty temporary folder for a task's outputs (left-overs of a killed try removed)."""
-        tmp = self.task_dir(key) / f"output.tmp-{socket.gethostname()}-{os.getpid()}"
-        for old in self.task_dir(key).glob("output.tmp-*"):
-            shutil.rmtree(old, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        return tmp
-
     def publish_output(self, key: str, tmp: Path) -> None:
         """Move a complete output folder into place; an older output is replaced."""
         final = self.output_dir(key)

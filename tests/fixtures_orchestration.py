@@ -1,0 +1,47 @@
+"""A small sweep config whose stages are the test-only functions in orchestration_stages.py."""
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+FAKE = "tests.orchestration_stages"
+
+
+def fake_sweep_config(**changes) -> dict:
+    config = {
+        "study": "orchestration-test",
+        "languages": ["en", "fr"],
+        "teacher": {"backend": "lead", "shards": 2},
+        "models": {"tiny": {"path": "unused"}},
+        "train": {"languages": ["en", "fr"], "methods": [{"model": "tiny", "method": "full"}]},
+        "evaluate": {"test_sets": ["novel"]},
+        "tracking": {"enabled": False},
+        "engine": {
+            "local_parallel_tasks": 2,
+            "stage_impl": {
+                stage: f"{FAKE}:run"
+                for stage in ("prepare", "teacher", "split", "train", "evaluate")
+            }
+            | {"gather": f"{FAKE}:gather"},
+        },
+    }
+    for key, value in changes.items():
+        config[key] = value
+    return config
+
+
+@pytest.fixture
+def fake_config_file(tmp_path, monkeypatch):
+    """Write the fake config; make `tests.` importable in the task processes."""
+    monkeypatch.setenv("PYTHONPATH", f"{REPO}:{REPO / 'src'}:{os.environ.get('PYTHONPATH', '')}")
+
+    def write(**changes) -> Path:
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(fake_sweep_config(**changes)))
+        return path
+
+    return write
