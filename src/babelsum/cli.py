@@ -241,7 +241,7 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
     if args.mem or args.time:
         _override_resources(folder, plan, set(by_stage), mem=args.mem, time_limit=args.time)
     for t in tasks:
-        folder.update_status(t.key, state="pending", reason=None)
+        folder.update_status(t, durable=False, state="pending", reason=None)
     args.executor = args.executor or folder.meta().get("executor", "local")
     return launch(folder, tasks, args)
 
@@ -283,7 +283,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
                 os.kill(v.status.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        folder.update_status(v.task.key, state="failed", reason="cancelled by `launch cancel`")
+        folder.update_status(v.task, state="failed", reason="cancelled by `launch cancel`")
     print(f"cancelled {len(active)} task(s)")
     return 0
 

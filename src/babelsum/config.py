@@ -55,7 +55,25 @@ _MEM = re.compile(r"^\d+[KMGT]?$")
 _TIME = re.compile(r"^(\d+-)?\d{1,2}(:\d{2}){0,2}$")
 
 
-class Resources(Strict):
+class _SlurmFormats(Strict):
+    """Checks shared by stage resources and their overrides."""
+
+    @field_validator("mem", check_fields=False)
+    @classmethod
+    def _mem(cls, v: str | None) -> str | None:
+        if v is not None and (not _MEM.match(v) or int(re.sub(r"\D", "", v)) <= 0):
+            raise ValueError(f"mem must be a positive size like 16G or 4000M, got {v!r}")
+        return v
+
+    @field_validator("time", check_fields=False)
+    @classmethod
+    def _time(cls, v: str | None) -> str | None:
+        if v is not None and not _TIME.match(v):
+            raise ValueError(f"time must look like HH:MM:SS or D-HH:MM:SS, got {v!r}")
+        return v
+
+
+class Resources(_SlurmFormats):
     """SLURM resources of one stage's array tasks (the local executor reads `processes`)."""
 
     partition: str | None = None
@@ -73,27 +91,13 @@ class Resources(Strict):
         default_factory=dict, description="extra sbatch options"
     )
 
-    @field_validator("mem")
-    @classmethod
-    def _mem(cls, v: str | None) -> str | None:
-        if v is not None and (not _MEM.match(v) or int(re.sub(r"\D", "", v)) <= 0):
-            raise ValueError(f"mem must be a positive size like 16G or 4000M, got {v!r}")
-        return v
-
-    @field_validator("time")
-    @classmethod
-    def _time(cls, v: str | None) -> str | None:
-        if v is not None and not _TIME.match(v):
-            raise ValueError(f"time must look like HH:MM:SS or D-HH:MM:SS, got {v!r}")
-        return v
-
     @property
     def processes(self) -> int:
         """Processes of one task: one per SLURM task (one per GPU for distributed training)."""
         return self.nodes * self.tasks_per_node
 
 
-class ResourceOverrides(Strict):
+class ResourceOverrides(_SlurmFormats):
     """Per-stage resources: any field of `default` may be overridden."""
 
     partition: str | None = None

@@ -35,7 +35,10 @@ def default_sweep_dir(config: SweepConfig, root: Path = Path("sweeps")) -> Path:
 def create_sweep(
     config: SweepConfig, sweep_dir: Path, executor: str, source: str
 ) -> tuple[SweepFolder, Plan]:
-    """Write config, plan and a pending status per task; refuse a folder holding another sweep."""
+    """Write config and plan; refuse a folder holding another sweep.
+
+    Tasks get a status file when they are submitted or started: no file means pending.
+    """
     folder = SweepFolder(sweep_dir)
     if folder.exists():
         meta = folder.meta()
@@ -58,10 +61,6 @@ def create_sweep(
         "tasks": len(plan.tasks()),
     }
     folder.create(meta, dump_config(config), plan.to_json())
-    for task in plan.tasks():
-        folder.write_status(
-            TaskStatus(task.key, task.stage, task.index, params_hash=task.params_hash)
-        )
     return folder, plan
 
 

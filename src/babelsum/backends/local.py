@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from babelsum.config import SweepConfig
@@ -40,9 +40,7 @@ def task_environment(config: SweepConfig) -> dict[str, str]:
 
 def run_one(folder: SweepFolder, task: Task, processes: int, env: dict[str, str]) -> int:
     """Run a task in `processes` local processes; return the exit code of rank 0."""
-    folder.update_status(
-        task.key, executor="local", job_id=None, array_job_id=None, array_task_id=None
-    )
+    folder.update_status(task, executor="local", job_id=None, array_job_id=None, array_task_id=None)
     log = open(folder.log_path(task.key), "a", encoding="utf-8")
     command = [
         sys.executable,
@@ -107,11 +105,11 @@ def run_local(
             # a multi-process task already uses several cores: run those one at a time
             workers = 1 if processes > 1 else min(parallel, len(todo))
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                for task, code in zip(
-                    todo, pool.map(lambda t: run_one(folder, t, processes, env), todo), strict=True
-                ):
-                    codes[task.key] = code
-                    failed = sum(1 for k, c in codes.items() if c != 0 and k.startswith(stage.name))
+                runs = {pool.submit(run_one, folder, t, processes, env): t for t in todo}
+                failed = 0
+                for future in as_completed(runs):
+                    codes[runs[future].key] = code = future.result()
+                    failed += code != 0
                     progress.update(bar, advance=1, note=f"[red]{failed} failed" if failed else "")
     return codes
 

@@ -191,7 +191,8 @@ def submit(
             array_ids.append(array_id)
             for position, (task, job) in enumerate(zip(chunk, jobs, strict=True)):
                 folder.update_status(
-                    task.key,
+                    task,
+                    durable=False,
                     state="pending",
                     executor="slurm",
                     job_id=job.job_id,
