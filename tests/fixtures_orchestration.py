@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 FAKE = "tests.orchestration_stages"
 
 
-def fake_sweep_config(**changes) -> dict:
+def fake_sweep_config(engine_overrides: dict | None = None, **changes) -> dict:
     config = {
         "study": "orchestration-test",
         "languages": ["en", "fr"],
@@ -29,8 +29,10 @@ def fake_sweep_config(**changes) -> dict:
             | {"gather": f"{FAKE}:gather"},
         },
     }
-    for key, value in changes.items():
-        config[key] = value
+    config.update(changes)
+    engine = config["engine"]
+    for key, value in (engine_overrides or {}).items():
+        engine[key] = engine[key] | value if isinstance(value, dict) else value
     return config
 
 
@@ -39,9 +41,9 @@ def fake_config_file(tmp_path, monkeypatch):
     """Write the fake config; make `tests.` importable in the task processes."""
     monkeypatch.setenv("PYTHONPATH", f"{REPO}:{REPO / 'src'}:{os.environ.get('PYTHONPATH', '')}")
 
-    def write(**changes) -> Path:
+    def write(engine_overrides: dict | None = None, **changes) -> Path:
         path = tmp_path / "config.yaml"
-        path.write_text(yaml.safe_dump(fake_sweep_config(**changes)))
+        path.write_text(yaml.safe_dump(fake_sweep_config(engine_overrides, **changes)))
         return path
 
     return write

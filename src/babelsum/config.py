@@ -350,7 +350,10 @@ class EngineConfig(Strict):
         default_factory=dict, description="stage -> 'module:function' replacing the built-in stage"
     )
     max_array_size: PositiveInt | None = None  # default: read from `scontrol show config`
-    max_timeouts: NonNegativeInt = 3
+    max_timeouts: NonNegativeInt = 3  # requeues after a time limit before a task counts failed
+    signal_delay_s: PositiveInt = (
+        120  # SLURM signals this long before the limit: time to checkpoint
+    )
 
     @field_validator("stage_impl")
     @classmethod

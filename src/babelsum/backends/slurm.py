@@ -23,8 +23,6 @@ from babelsum.config import Resources, SweepConfig
 from babelsum.plan import Plan, Task
 from babelsum.state import SweepFolder
 
-SIGNAL_DELAY_S = 120  # time between the requeue signal and the kill: enough to save a checkpoint
-
 
 class SubmitError(Exception):
     """Submission could not start (no srun, bad container, sbatch refused); one line."""
@@ -72,15 +70,17 @@ def time_minutes(text: str | None) -> int | None:
     return (int(days or 0) * 24 + h) * 60 + m + (1 if s else 0)
 
 
-def sbatch_parameters(stage: str, study: str, res: Resources, dependency: str | None) -> dict:
+def sbatch_parameters(
+    stage: str, config: SweepConfig, res: Resources, dependency: str | None
+) -> dict:
     """submitit SlurmExecutor parameters for one stage's array."""
     params: dict = {
-        "job_name": f"bs-{study}-{stage}",
+        "job_name": f"bs-{config.study}-{stage}",
         "nodes": res.nodes,
         "ntasks_per_node": res.tasks_per_node,
         "cpus_per_task": res.cpus_per_task,
         "array_parallelism": res.array_parallelism,
-        "signal_delay_s": SIGNAL_DELAY_S,
+        "signal_delay_s": config.engine.signal_delay_s,
     }
     optional = {
         "partition": res.partition,
@@ -169,7 +169,7 @@ def submit(
         )
         executor.update_parameters(
             setup=task_setup_lines(config),
-            **sbatch_parameters(stage.name, config.study, stage.resources, dependency),
+            **sbatch_parameters(stage.name, config, stage.resources, dependency),
         )
         array_ids = []
         for chunk in chunks(todo, limit):
@@ -237,9 +237,12 @@ def sbatch_preview(
     from submitit.slurm.slurm import _make_sbatch_string
 
     dependency = "afterany:<upstream arrays>" if stage != "prepare" else None
-    params = sbatch_parameters(stage, config.study, res, dependency)
+    params = sbatch_parameters(stage, config, res, dependency)
     text = _make_sbatch_string(
-        command="<task>", folder=folder / "jobs" / stage / "%j", map_count=n_tasks, **params
+        command="<task>",
+        folder=folder / "jobs" / stage / "%j",
+        map_count=n_tasks if n_tasks > 1 else None,
+        **params,
     )
     return [
         line.removeprefix("#SBATCH ") for line in text.splitlines() if line.startswith("#SBATCH")
