@@ -138,25 +138,47 @@ class SyntheticSource(Strict):
     seed: int = 0
 
 
+def _check_columns(mapping: dict[str, str]) -> dict[str, str]:
+    from babelsum.data.schema import FIELDS
+
+    unknown = [name for name in mapping if name not in FIELDS]
+    if unknown:
+        raise ValueError(
+            f"unknown field(s) {', '.join(unknown)}; columns maps these fields to columns: "
+            f"{', '.join(FIELDS)}"
+        )
+    return mapping
+
+
 class FilesSource(Strict):
-    paths: list[str] = Field(min_length=1)
+    paths: list[str] = Field(min_length=1, description="files or glob patterns")
     format: Literal["jsonl", "parquet", "csv"] | None = None  # from the file suffix if None
     columns: dict[str, str] = Field(
         default_factory=dict, description="canonical field -> column in the file"
     )
     language: Lang | None = None  # when the files hold one language and no language column
 
+    _columns = field_validator("columns")(lambda cls, v: _check_columns(v))
+    _lang = field_validator("language")(lambda cls, v: v if v is None else _check_lang(v))
+
 
 class HFSource(Strict):
     name: str  # dataset id or local path
-    preset: Literal["slds", "xsum", "xlsum"] | None = None
-    config_name: str | None = None
+    preset: Literal["slds", "xsum", "xlsum"] | None = None  # ready column mappings
+    config_name: str | None = None  # e.g. fr_de for SLDS, english for XL-Sum
     splits: list[str] = Field(default_factory=lambda: ["train"])
-    columns: dict[str, str] = Field(default_factory=dict)
-    language: Lang | None = None
-    summary_language: Lang | None = None
-    limit: PositiveInt | None = None
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="canonical field -> column; overrides the preset"
+    )
+    language: Lang | None = None  # when the dataset has no language column
+    summary_language: Lang | None = None  # default: the article's language
+    limit: PositiveInt | None = None  # rows per split
     revision: str | None = None
+
+    _columns = field_validator("columns")(lambda cls, v: _check_columns(v))
+    _lang = field_validator("language", "summary_language")(
+        lambda cls, v: v if v is None else _check_lang(v)
+    )
 
 
 class WikipediaSource(Strict):
@@ -172,8 +194,10 @@ class CleaningConfig(Strict):
     min_chars: NonNegativeInt = 200
     max_chars: PositiveInt = 200_000
     min_summary_chars: NonNegativeInt = 20
-    check_language: bool = True
-    dedupe: bool = True
+    check_language: bool = True  # quarantine texts that py3langid reads as another language
+    # how sure py3langid must be that a text is in another language (0.99 under 300 chars)
+    min_language_confidence: Annotated[float, Field(ge=0, le=1)] = 0.9
+    dedupe: bool = True  # quarantine a repeated (article_id, language) or a repeated text
 
 
 class DataConfig(Strict):
@@ -233,7 +257,8 @@ class TrainMethod(Strict):
     weight_decay: Annotated[float, Field(ge=0)] = 0.0
     warmup_ratio: Annotated[float, Field(ge=0, lt=1)] = 0.03
     lr_scheduler: str = "cosine"
-    optimizer: str = "adamw_torch"
+    optimizer: str = "adamw_torch"  # a transformers `optim` name; adamw_torch runs fused on CUDA
+    max_grad_norm: PositiveFloat = 1.0
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     gradient_checkpointing: bool = False
     deepspeed: str | None = Field(None, description="path to a DeepSpeed JSON (full only)")
@@ -245,6 +270,7 @@ class TrainMethod(Strict):
     max_summary_tokens: PositiveInt = 256
     batching: Literal["padded", "length_grouped", "padding_free"] = "length_grouped"
     save_steps: PositiveInt = 50
+    save_total_limit: PositiveInt = 2  # checkpoints kept in the work folder for resuming
     logging_steps: PositiveInt = 5
     rouge_every_steps: NonNegativeInt = 0  # 0 = off
     rouge_samples: PositiveInt = 8
@@ -270,6 +296,10 @@ class TrainMethod(Strict):
                 )
         if self.deepspeed and self.method != "full":
             raise ValueError(f"deepspeed applies to method 'full' only, not {self.method!r}")
+        if self.batching == "padding_free" and self.method == "seq2seq":
+            raise ValueError(
+                "batching padding_free needs a decoder-only model; use length_grouped for seq2seq"
+            )
         return self
 
 
@@ -294,6 +324,10 @@ class TeacherConfig(Strict):
     lead_sentences: PositiveInt = 3
     min_words: NonNegativeInt = 5
     max_words: PositiveInt = 400
+    check_language: bool = True  # fail summaries that py3langid reads as another language
+    prompt_dir: str | None = Field(
+        None, description="folder of <lang>.{system,user,plain}.jinja to use instead of ours"
+    )
 
     @model_validator(mode="after")
     def _model_needed(self) -> TeacherConfig:
@@ -304,7 +338,8 @@ class TeacherConfig(Strict):
 
 class JudgeConfig(Strict):
     model: str = Field(description="a name under `models`")
-    max_new_tokens: PositiveInt = 128
+    max_input_tokens: PositiveInt = 3072  # the article is cut to fit; the summaries never are
+    max_new_tokens: PositiveInt = 256  # two short rationales and two scores, as JSON
     max_articles: PositiveInt | None = None  # per evaluation cell
     retries: NonNegativeInt = 1
     batch_size: PositiveInt = 4
@@ -319,6 +354,7 @@ class EvaluateConfig(Strict):
     batch_size: PositiveInt = 8
     max_examples: PositiveInt | None = None
     bootstrap_samples: PositiveInt = 1000
+    rouge_stemming: bool = True  # Porter for English, Snowball for other languages that have one
     relative_floor: Annotated[float, Field(ge=0)] = 0.01  # relative gain undefined below this base
     judge: JudgeConfig | None = None
 
@@ -337,11 +373,23 @@ class TrackingConfig(Strict):
 
 
 class ContainerConfig(Strict):
-    image: str
-    binds: list[str] = Field(default_factory=list)
-    env: dict[str, str] = Field(default_factory=dict)
-    nv: bool = True
-    apptainer: str = "apptainer"
+    """Run every task as `apptainer exec --nv --bind ... IMAGE python` (see containers.py)."""
+
+    image: str = Field(description="a local .sif file (or sandbox folder), e.g. babelsum.sif")
+    binds: list[str] = Field(
+        default_factory=list,
+        description="extra `src[:dst[:opts]]` binds; the sweep folder "
+        "and hf_cache are bound already",
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict, description="variables set inside (keep secrets in the environment)"
+    )
+    nv: bool = True  # --nv: the host's NVIDIA driver inside the container
+    options: list[str] = Field(
+        default_factory=list, description="more `apptainer exec` options, e.g. --writable-tmpfs"
+    )
+    probe: bool = True  # at submission, run the image once to check babelsum and submitit import
+    apptainer: str = "apptainer"  # the executable, or its full path
 
 
 class EngineConfig(Strict):

@@ -1,0 +1,51 @@
+# Sourced by the start scripts: settings shared by every way of running the server.
+# Not executable on its own.
+
+MLFLOW=${MLFLOW:-mlflow}
+MLFLOW_HOST=${MLFLOW_HOST:-0.0.0.0}  # compute nodes must reach it; 127.0.0.1 for one machine
+MLFLOW_PORT=${MLFLOW_PORT:-5000}
+MLFLOW_WORKERS=${MLFLOW_WORKERS:-2}
+
+# The server's background job workers (several processes, about 1 GB) serve GenAI features
+# that sweeps do not use; a login or service node is shared.
+export MLFLOW_SERVER_ENABLE_JOB_EXECUTION=${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false}
+
+# MLflow refuses requests whose Host header it does not know (DNS-rebinding protection):
+# compute nodes address this node by its name, which the default list (localhost and private
+# IP addresses) lacks. MLFLOW_SERVER_ALLOWED_HOSTS, when set, replaces this list.
+server_args=()
+if [[ -z "${MLFLOW_SERVER_ALLOWED_HOSTS:-}" ]]; then
+    short=$(hostname -s 2>/dev/null || hostname)
+    full=$(hostname -f 2>/dev/null || echo "$short")
+    allowed="localhost,localhost:*,127.0.0.1,127.0.0.1:*,$short,$short:*,$full,$full:*"
+    allowed+=",10.*,192.168.*,172.1[6-9].*,172.2[0-9].*,172.3[0-1].*"
+    server_args+=(--allowed-hosts "$allowed${MLFLOW_EXTRA_ALLOWED_HOSTS:+,$MLFLOW_EXTRA_ALLOWED_HOSTS}")
+fi
+
+# Basic auth (MLFLOW_AUTH=1): needs `pip install 'mlflow[auth]'` and a secret key that stays
+# the same across restarts. Users log in with MLFLOW_TRACKING_USERNAME / _PASSWORD.
+if [[ "${MLFLOW_AUTH:-0}" == 1 ]]; then
+    if [[ -z "${MLFLOW_FLASK_SERVER_SECRET_KEY:-}" ]]; then
+        echo "MLFLOW_AUTH=1 needs MLFLOW_FLASK_SERVER_SECRET_KEY (e.g. from a file only you can read)" >&2
+        exit 2
+    fi
+    server_args+=(--app-name basic-auth)
+fi
+
+# SQLite's locks are unreliable on network filesystems: warn when the database would live on one.
+warn_if_network_fs() {
+    local fstype
+    fstype=$(stat -f -c %T "$1" 2>/dev/null || echo unknown)
+    case "$fstype" in
+        nfs*|lustre|gpfs|beegfs|cifs|smb*|ceph*|panfs|wekafs|fuse.sshfs)
+            echo "warning: $1 is on a $fstype filesystem; put the SQLite database on a local disk" \
+                 "(MLFLOW_DB_DIR) or use mlflow/start-postgres.sh" >&2 ;;
+    esac
+}
+
+print_address() {
+    local name
+    name=$(hostname -f 2>/dev/null || hostname)
+    [[ "$MLFLOW_HOST" == 127.0.0.1 ]] && name=127.0.0.1
+    echo "MLflow server: http://$name:$MLFLOW_PORT  (tasks: export MLFLOW_TRACKING_URI=http://$name:$MLFLOW_PORT)" >&2
+}

@@ -1,0 +1,1 @@
+"""Data: the canonical article schema, its sources, cleaning, and topic-aware splits."""

@@ -1,0 +1,67 @@
+"""The canonical article record every source produces and every later stage reads.
+
+One record is one article in one language. `article_id` is the topic: the versions of one
+article in several languages share it, which is what topic-aware splits rely on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import datasets
+
+FIELDS = (
+    "article_id",  # topic id shared across languages (Wikidata item, decision id, ...)
+    "language",  # ISO 639-1 code of the text
+    "title",
+    "text",
+    "summary",  # None until a teacher writes one, for sources without gold summaries
+    "summary_language",  # differs from `language` for cross-lingual data (SLDS fr -> de)
+    "summary_source",  # "gold", "teacher" or None
+    "url",
+    "source",  # synthetic, files, hf or wikipedia
+)
+REQUIRED = ("article_id", "language", "text")
+SUMMARY_SOURCES = ("gold", "teacher")
+
+
+def features() -> datasets.Features:
+    import datasets
+
+    return datasets.Features({name: datasets.Value("string") for name in FIELDS})
+
+
+def to_dataset(records: list[dict]) -> datasets.Dataset:
+    """Records (canonical fields only, in FIELDS order) as an Arrow dataset, empty or not."""
+    import datasets
+
+    columns = {name: [r.get(name) for r in records] for name in FIELDS}
+    return datasets.Dataset.from_dict(columns, features=features())
+
+
+def save_records(records: list[dict], folder: Path) -> None:
+    """Write records as a dataset with `save_to_disk`, without progress bars in the task log."""
+    import datasets
+
+    was_disabled = datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
+    try:
+        to_dataset(records).save_to_disk(str(folder))
+    finally:
+        if not was_disabled:
+            datasets.enable_progress_bars()
+
+
+def canonical(record: dict, source: str) -> dict:
+    """A source's record with every canonical field present and the obvious defaults filled."""
+    out = {name: record.get(name) for name in FIELDS}
+    out["source"] = out["source"] or source
+    if out["summary"] is not None:
+        out["summary_language"] = out["summary_language"] or out["language"]
+        out["summary_source"] = out["summary_source"] or "gold"
+    for name in ("article_id", "language", "summary_language"):
+        if out[name] is not None and not isinstance(out[name], str):
+            out[name] = str(out[name])
+    return out

@@ -1,0 +1,1 @@
+"""How good a summary is: multilingual ROUGE, bootstrap intervals, and the LLM judge."""

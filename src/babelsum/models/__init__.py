@@ -1,0 +1,1 @@
+"""Models: loading by hub id or folder, tiny test models, greedy batched generation."""

@@ -1,0 +1,23 @@
+"""Summarization prompts: Jinja templates per language and role, and how they are rendered."""
+
+from babelsum.prompts.render import (
+    PromptError,
+    fit_generation_prompt,
+    render_generation_prompt,
+    summarize_messages,
+    template_languages,
+    truncate_to_tokens,
+    uses_chat_template,
+    variant_count,
+)
+
+__all__ = [
+    "PromptError",
+    "fit_generation_prompt",
+    "render_generation_prompt",
+    "summarize_messages",
+    "template_languages",
+    "truncate_to_tokens",
+    "uses_chat_template",
+    "variant_count",
+]

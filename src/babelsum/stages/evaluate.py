@@ -1,0 +1,308 @@
+"""The evaluate stage: one model (trained, or the base model) on one test set in one language.
+
+Task params: model, method ('base' or a train method's label), train_lang (None for base),
+eval_lang, test_set ('novel' or 'same_topic'). The recipe:
+
+1. the model: the train task's output (full weights or a PEFT adapter over the base model),
+   or the base model itself
+2. the test articles in eval_lang (the first `evaluate.max_examples`, if set)
+3. the prompt of each article in its summary's language, the article cut to fit
+4. greedy, batched generation, chunk by chunk; each chunk is journaled in the work folder, so
+   a task killed mid-way resumes where it stopped
+5. for each example: its prediction or the reason it failed, the language the prediction is
+   written in, and its ROUGE against the reference (a failed or empty prediction scores 0)
+6. `predictions.jsonl` (one record per test article) and `scores.json` (n, failures, empty
+   outputs, off-language share, ROUGE means with 95% intervals)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+
+from babelsum.config import ModelSpec
+from babelsum.metrics.rouge import ROUGE_TYPES, score_pair, summarize_documents
+from babelsum.plan import BASE, train_key
+from babelsum.stages import StageContext, StageError
+from babelsum.teacher.journal import ShardJournal
+
+log = logging.getLogger(__name__)
+
+PREDICTIONS = "predictions.jsonl"
+SCORES = "scores.json"
+TEST_SPLITS = {"novel": "test_novel", "same_topic": "test_same_topic"}
+CHUNK_BATCHES = 8  # batches per journaled chunk
+
+
+def run(ctx: StageContext) -> dict | None:
+    if not ctx.is_main_process:
+        return None  # generation runs in one process; extra ranks have nothing to do
+    evaluate = ctx.config.evaluate
+    p = ctx.params
+    eval_lang, test_set = p["eval_lang"], p["test_set"]
+    ctx.tracker.set_tags(
+        {
+            "model": p["model"],
+            "method": p["method"],
+            "train_lang": p["train_lang"] or "-",
+            "eval_lang": eval_lang,
+            "test_set": test_set,
+        }
+    )
+
+    # ---- 1. the model
+    spec, model_source = model_to_evaluate(ctx)
+    ctx.tracker.log_params(
+        {
+            "model_path": model_source,
+            "max_input_tokens": evaluate.max_input_tokens,
+            "max_new_tokens": evaluate.max_new_tokens,
+            "batch_size": evaluate.batch_size,
+            "max_examples": evaluate.max_examples,
+        }
+    )
+
+    # ---- 2. the test articles
+    records = test_records(ctx.output_of("split"), test_set, eval_lang, evaluate.max_examples)
+
+    # ---- 3-4. prompts and generation, journaled chunk by chunk
+    journal = ShardJournal(
+        ctx.work_dir / f"predictions.{fingerprint(ctx, model_source, records)}.jsonl"
+    )
+    done = journal.read()
+    todo = [i for i in range(len(records)) if i not in done]
+    started = time.perf_counter()
+    if todo:
+        from babelsum.models.loading import load_model, load_tokenizer
+
+        tokenizer = load_tokenizer(spec)
+        model = load_model(spec)
+        chunk = evaluate.batch_size * CHUNK_BATCHES
+        for start in range(0, len(todo), chunk):
+            rows = todo[start : start + chunk]
+            journal.append(predict(model, tokenizer, spec, records, rows, ctx))
+            log.info(
+                "%s: %d/%d examples", ctx.task.key, len(done) + start + len(rows), len(records)
+            )
+    seconds = time.perf_counter() - started
+
+    # ---- 5-6. checks, scores, outputs
+    finished = journal.read()
+    stem = evaluate.rouge_stemming
+    predictions = [check_and_score(finished[i], stem) for i in range(len(records))]
+    write_jsonl(ctx.output_dir / PREDICTIONS, predictions)
+    scores = cell_scores(predictions, eval_lang, evaluate.bootstrap_samples, ctx.config.seed, stem)
+    scores |= {
+        "task": ctx.task.key,
+        **{k: p[k] for k in ("model", "method", "train_lang", "eval_lang", "test_set")},
+        "model_path": model_source,
+        "generation_seconds": seconds,
+        "generated_examples": len(todo),  # fewer than n when a killed attempt was resumed
+    }
+    (ctx.output_dir / SCORES).write_text(json.dumps(scores, indent=2, ensure_ascii=False) + "\n")
+    summary = {k: scores[k] for k in ("n", "failures", "empty", "off_language_share")}
+    summary |= {name: scores["rouge"][name] for name in ROUGE_TYPES}
+    ctx.tracker.log_metrics({k: float(v) for k, v in summary.items() if v is not None})
+    return summary
+
+
+# ---------------------------------------------------------------- 1. the model
+
+
+def model_to_evaluate(ctx: StageContext) -> tuple[ModelSpec, str]:
+    """The spec to load and where its weights are: the base model, or what training wrote."""
+    p = ctx.params
+    if p["model"] not in ctx.config.models:
+        raise StageError(f"model {p['model']!r} is not in the sweep's `models`")
+    base = ctx.config.models[p["model"]]
+    if p["method"] == BASE:
+        return base, base.path
+    model_dir = ctx.output_of(train_key(p["model"], p["method"], p["train_lang"])) / "model"
+    if not model_dir.is_dir():
+        raise StageError(f"the train task wrote no model folder at {model_dir}")
+    # An adapter folder names its base model; loading attaches the adapter to it.
+    return base.model_copy(update={"path": str(model_dir), "revision": None}), str(model_dir)
+
+
+def fingerprint(ctx: StageContext, model_source: str, records: list[dict]) -> str:
+    """What the journaled predictions were made with; a change starts a fresh journal.
+
+    A retrained model (its train_summary.json changes), another test split or new generation
+    settings must not reuse the predictions of an earlier attempt.
+    """
+    evaluate = ctx.config.evaluate
+    p = ctx.params
+    trained = None
+    if p["method"] != BASE:
+        summary = ctx.output_of(train_key(p["model"], p["method"], p["train_lang"]))
+        summary = summary / "train_summary.json"
+        trained = summary.read_text() if summary.is_file() else None
+    parts = {
+        "params": p,
+        "model": model_source,
+        "spec": ctx.config.models[p["model"]].model_dump(mode="json"),
+        "generation": [evaluate.max_input_tokens, evaluate.max_new_tokens, evaluate.max_examples],
+        "trained": trained,
+        "articles": [(r["article_id"], r["language"]) for r in records],
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
+
+
+# ---------------------------------------------------------------- 2. the test articles
+
+
+def test_records(
+    split_dir: Path, test_set: str, eval_lang: str, max_examples: int | None
+) -> list[dict]:
+    """The test articles in `eval_lang`, in the split's order; StageError when there are none."""
+    from babelsum.data.splits import load_split
+
+    name = TEST_SPLITS[test_set]
+    records = [r for r in load_split(split_dir, name) if r["language"] == eval_lang]
+    if max_examples is not None:
+        records = records[:max_examples]
+    if not records:
+        raise StageError(
+            f"the {name} split has no article in {eval_lang!r}; check the split settings "
+            "(split.test_novel_topics, split.test_same_topic_per_language) and the data"
+        )
+    return records
+
+
+# ---------------------------------------------------------------- 3-4. generation
+
+
+def summary_language(record: dict) -> str:
+    return record.get("summary_language") or record["language"]
+
+
+def predict(model, tokenizer, spec: ModelSpec, records: list[dict], rows: list[int], ctx) -> list:
+    """Journal records for `rows`: the prediction or the reason there is none."""
+    from babelsum.models.generate import generate
+    from babelsum.prompts import fit_generation_prompt
+
+    evaluate = ctx.config.evaluate
+    out = []
+    by_target: dict[str, list[int]] = {}
+    for row in rows:
+        by_target.setdefault(summary_language(records[row]), []).append(row)
+    for target, group in by_target.items():
+        prompts, cut = [], {}
+        for row in group:
+            record = records[row]
+            prompt, cut[row] = fit_generation_prompt(
+                tokenizer,
+                spec,
+                record["text"],
+                record.get("title") or "",
+                record["language"],
+                target,
+                max_input_tokens=evaluate.max_input_tokens,
+            )
+            prompts.append(prompt)
+        generations = generate(
+            model,
+            tokenizer,
+            spec,
+            prompts,
+            batch_size=evaluate.batch_size,
+            max_new_tokens=evaluate.max_new_tokens,
+            target_lang=target,
+            source_lang=ctx.params["eval_lang"],
+        )
+        for row, generation in zip(group, generations, strict=True):
+            record = records[row]
+            out.append(
+                {
+                    "row": row,
+                    "article_id": record["article_id"],
+                    "language": record["language"],
+                    "summary_language": target,
+                    "reference": record.get("summary"),
+                    "prediction": generation.text,
+                    "status": generation.status,
+                    "reason": generation.reason,
+                    "new_tokens": generation.new_tokens,
+                    "article_cut": cut[row],
+                }
+            )
+    return out
+
+
+# ---------------------------------------------------------------- 5. checks and scores
+
+
+def check_and_score(record: dict, stem: bool = True) -> dict:
+    """The output record of one example: its language, and ROUGE (0 without a prediction)."""
+    from babelsum.language_id import detect_language
+
+    record = {k: v for k, v in record.items() if k != "row"}
+    target = record["summary_language"]
+    if not (record.get("reference") or "").strip():
+        record["status"], record["reason"] = "failed", "the test article has no reference summary"
+    prediction = record.get("prediction") if record["status"] == "ok" else None
+    if prediction is not None:
+        record["output_language"], confidence = detect_language(prediction)
+        record["output_language_confidence"] = round(confidence, 4)
+        record["off_language"] = record["output_language"] != target
+    else:
+        record["output_language"] = None
+        record["off_language"] = None
+    if record["status"] == "failed":
+        record["rouge"] = None
+    else:
+        record["rouge"] = score_pair(prediction or "", record["reference"], target, stem=stem)
+    return record
+
+
+def cell_scores(
+    predictions: list[dict], eval_lang: str, bootstrap_samples: int, seed: int, stem: bool = True
+) -> dict:
+    """What a matrix cell reports: counts, the off-language share, ROUGE with intervals.
+
+    ROUGE averages over every example; a failed generation counts 0, like an empty one, so a
+    model cannot gain by failing on hard articles (failures are reported next to it).
+    """
+    n = len(predictions)
+    statuses = Counter(p["status"] for p in predictions)
+    answered = [p for p in predictions if p["status"] == "ok"]
+    off = sum(bool(p["off_language"]) for p in answered)
+    zero = dict.fromkeys(ROUGE_TYPES, 0.0)
+    per_document = [p["rouge"] or zero for p in predictions]
+    targets = Counter(p["summary_language"] for p in predictions)
+    rouge_lang = targets.most_common(1)[0][0] if targets else eval_lang
+    return {
+        "n": n,
+        "ok": statuses["ok"],
+        "failures": statuses["failed"],
+        "empty": statuses["empty"],
+        "failure_share": statuses["failed"] / n if n else None,
+        "off_language": off,
+        # share of the answered examples whose text reads as another language
+        "off_language_share": off / len(answered) if answered else None,
+        "output_languages": dict(Counter(p["output_language"] for p in answered)),
+        "failure_reasons": dict(
+            Counter(p["reason"] for p in predictions if p["status"] == "failed")
+        ),
+        "articles_cut": sum(bool(p.get("article_cut")) for p in predictions),
+        "mean_new_tokens": sum(p.get("new_tokens", 0) for p in predictions) / n if n else None,
+        "summary_languages": dict(targets),
+        "rouge": summarize_documents(
+            per_document, rouge_lang, bootstrap_samples=bootstrap_samples, seed=seed, stem=stem
+        ),
+    }
+
+
+def write_jsonl(path: Path, records: list[dict]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]

@@ -1,0 +1,96 @@
+"""Split stage: merge teacher summaries, split by topic, guard against leaks, report.
+
+Outputs: `train/`, `validation/`, `test_novel/`, `test_same_topic/` (datasets.save_to_disk,
+canonical fields, summary filled), `split_report.json` and `split_report.md`, and
+`quarantine.jsonl` for the articles set aside here (teacher failures, no summary).
+Read a split with `babelsum.data.splits.load_split`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from babelsum.stages import StageContext, StageError
+
+log = logging.getLogger(__name__)
+
+
+def run(ctx: StageContext) -> dict:
+    import datasets
+
+    from babelsum.data import quarantine
+    from babelsum.data.leak_guard import find_leaks
+    from babelsum.data.schema import save_records
+    from babelsum.data.split_report import report_markdown, split_report
+    from babelsum.data.splits import SplitError, split_by_topic
+
+    config = ctx.config
+    ctx.tracker.log_params({f"split.{k}": v for k, v in config.split.model_dump().items()})
+
+    # ---- articles with a summary: gold, or from the teacher
+    records = datasets.load_from_disk(str(ctx.output_of("prepare") / "dataset")).to_list()
+    records, rejected = _with_summaries(ctx, records)
+    if not records:
+        reasons = ", ".join(sorted({r.reason for r in rejected})) or "none read"
+        raise StageError(f"no article has a summary ({reasons}); see quarantine.jsonl")
+
+    # ---- split by topic, then make sure nothing leaked
+    try:
+        splits = split_by_topic(records, config.split, list(config.languages))
+    except SplitError as exc:
+        raise StageError(str(exc)) from None
+    leaks = find_leaks(splits)
+    if leaks:
+        shown = "; ".join(leaks[:3]) + (f"; and {len(leaks) - 3} more" if len(leaks) > 3 else "")
+        raise StageError(f"leak guard: {len(leaks)} test examples leak into training: {shown}")
+
+    # ---- outputs
+    for name, rows in splits.by_name().items():
+        save_records(rows, ctx.output_dir / name)
+    quarantine.write_quarantine(ctx.output_dir / "quarantine.jsonl", rejected)
+    quarantined = quarantine.counts_by_reason(rejected)
+    report = split_report(splits.by_name(), config.split.seed, quarantined)
+    (ctx.output_dir / "split_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    markdown = report_markdown(report)
+    (ctx.output_dir / "split_report.md").write_text(markdown, encoding="utf-8")
+    print(markdown, flush=True)
+
+    metrics = {
+        f"examples/{name}/{lang}": n
+        for name, counts in report["examples"].items()
+        for lang, n in counts.items()
+    }
+    metrics |= {f"topics/{name}": n for name, n in report["topics"].items()}
+    metrics["quarantined"] = len(rejected)
+    ctx.tracker.log_metrics(metrics)
+    ctx.tracker.log_artifact(ctx.output_dir / "split_report.md")
+    return {
+        **{name: sum(counts.values()) for name, counts in report["examples"].items()},
+        "quarantined": len(rejected),
+    }
+
+
+def _with_summaries(ctx: StageContext, records: list[dict]):
+    """Records that have a summary, and the others as quarantine entries with the reason."""
+    from babelsum.data.quarantine import Rejected
+    from babelsum.data.teacher_summaries import TeacherOutputError, merge_teacher_summaries
+
+    rejected: list[Rejected] = []
+    if ctx.config.teacher is not None:
+        shard_keys = sorted(k for k in ctx.task.needs if k.startswith("teacher/"))
+        shard_files = [ctx.output_of(k) / "summaries.jsonl" for k in shard_keys]
+        missing = [str(p) for p in shard_files if not p.is_file()]
+        if missing:
+            raise StageError(f"teacher output missing: {', '.join(missing)}")
+        try:
+            records, rejected = merge_teacher_summaries(records, shard_files)
+        except TeacherOutputError as exc:
+            raise StageError(str(exc)) from None
+    with_summary = [r for r in records if r["summary"]]
+    rejected += [
+        Rejected("no_summary", "the source has no summary and no teacher is configured", r)
+        for r in records
+        if not r["summary"]
+    ]
+    return with_summary, rejected

@@ -1,0 +1,242 @@
+"""The train stage: fine-tune one model with one method on the articles of one language.
+
+Task params: model, method (the method's label), train_lang. The recipe, top to bottom:
+
+1. the method and the model from the config; the precision this machine supports
+2. training examples: the evaluation prompt (article truncated to its token budget before
+   templating) and the reference summary as the only supervised tokens
+3. Trainer arguments (before the model: ZeRO-3 then loads weights straight into shards)
+4. the model: full weights (`full`, `seq2seq`), LoRA adapters (`lora`) or LoRA on NF4 (`qlora`)
+5. train, resuming from the last complete checkpoint in the task's work folder
+6. save the model or adapter with its tokenizer (Hugging Face layout) and train_summary.json
+
+Runs in every process of a distributed task; only rank 0 writes the outputs, but every rank
+takes part in saving (ZeRO-3 gathers the weight shards).
+
+Raises StageError for: no training articles in train_lang, a prompt that leaves no room for the
+article, LoRA targets the model does not have, a DeepSpeed file that is missing or not JSON,
+precision the machine cannot do, and a NaN loss.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+from transformers import Trainer
+
+from babelsum.config import ModelSpec, SweepConfig, TrainMethod
+from babelsum.stages import StageContext, StageError
+from babelsum.training.arguments import (
+    find_deepspeed_config,
+    read_deepspeed_config,
+    resolve_precision,
+    training_arguments,
+    zero_stage,
+)
+from babelsum.training.callbacks import RougeCheck, TrainingMetrics
+from babelsum.training.checkpoints import checkpoint_step, resumable_checkpoint
+from babelsum.training.collate import BatchStats, make_collator
+from babelsum.training.examples import build_examples, records_in_language, validation_sample
+
+
+def run(ctx: StageContext) -> dict:
+    # ---- 1. what to train
+    method, index = find_method(ctx.config, ctx.params["model"], ctx.params["method"])
+    where = f"train.methods[{index}]"
+    spec = ctx.config.models[method.model]
+    train_lang = ctx.params["train_lang"]
+    precision = resolve_precision(method.precision, where)
+    ctx.tracker.log_params(
+        {"model_path": spec.path, **method.model_dump(exclude_none=True), "precision": precision}
+    )
+    ctx.tracker.set_tags({"model": method.model, "method": method.label, "train_lang": train_lang})
+
+    # ---- 2. examples
+    from babelsum.data.splits import load_split
+    from babelsum.models.loading import is_seq2seq, load_tokenizer
+
+    split_dir = ctx.output_of("split")
+    tokenizer = load_tokenizer(spec)
+    records = records_in_language(load_split(split_dir, "train"), train_lang)
+    if not records:
+        raise StageError(
+            f"the train split has no article in {train_lang!r}; check data and split settings"
+        )
+    examples, data_report = build_examples(records, tokenizer, spec, method, where)
+    ctx.tracker.log_metrics({f"data_{k}": float(v) for k, v in data_report.items()})
+
+    # ---- 3. trainer arguments
+    deepspeed = None
+    if method.deepspeed:
+        path = find_deepspeed_config(method.deepspeed, _config_dir(ctx), where)
+        deepspeed = read_deepspeed_config(path, where)
+    checkpoint_dir = ctx.work_dir / "checkpoints"
+    args = training_arguments(
+        method,
+        checkpoint_dir=checkpoint_dir,
+        precision=precision,
+        deepspeed_config=deepspeed,
+        where=where,
+    )
+
+    # ---- 4. model
+    model = load_for_method(spec, method, precision, where)
+
+    # ---- 5. train
+    stats = BatchStats()
+    metrics = TrainingMetrics(ctx.tracker, stats, ctx.is_main_process)
+    callbacks = [metrics]
+    if method.rouge_every_steps:
+        callbacks.append(
+            rouge_check(ctx, method, spec, tokenizer, split_dir, train_lang, deepspeed)
+        )
+    pad_id = (
+        tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=examples,
+        data_collator=make_collator(method.batching, pad_id, stats, seq2seq=is_seq2seq(spec)),
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+    with args.main_process_first(local=False, desc="checkpoints"):
+        resume, note = resumable_checkpoint(checkpoint_dir, checkpoint_settings(ctx, method, spec))
+    if note and ctx.is_main_process:
+        ctx.tracker.set_tags({"resume_note": note})
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    seconds = time.perf_counter() - started
+
+    # ---- 6. save
+    model_dir = ctx.output_dir / "model"
+    # every rank: ZeRO-3 gathers the shards here; rank 0 writes weights (or adapter) + tokenizer
+    trainer.save_model(str(model_dir))
+    trainer.accelerator.wait_for_everyone()
+    losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
+    summary = {
+        "examples": data_report["examples"],
+        "truncated_articles": data_report["truncated_articles"],
+        "steps": trainer.state.global_step,
+        "resumed_from_step": checkpoint_step(resume) if resume else 0,
+        "first_loss": losses[0] if losses else None,
+        "last_loss": losses[-1] if losses else None,
+        "train_loss": result.training_loss,
+        "train_seconds": seconds,
+        "tokens_per_second": metrics.last_logged.get("tokens_per_second"),
+        "padding_ratio": metrics.last_logged.get("padding_ratio"),
+    }
+    if ctx.is_main_process:
+        details = {
+            **summary,
+            "model": method.model,
+            "model_path": spec.path,
+            "method": method.label,
+            "train_lang": train_lang,
+            "precision": precision,
+            "processes": ctx.world_size,
+            "deepspeed_zero_stage": zero_stage(deepspeed),
+            "parameters": count_parameters(model),
+            "trainable_parameters": count_parameters(model, trainable_only=True),
+            "data": data_report,
+            "log_history": trainer.state.log_history,
+        }
+        (ctx.output_dir / "train_summary.json").write_text(json.dumps(details, indent=2))
+        ctx.tracker.log_metrics({k: float(v) for k, v in summary.items() if v is not None})
+    return summary
+
+
+def find_method(config: SweepConfig, model: str, label: str) -> tuple[TrainMethod, int]:
+    for index, method in enumerate(config.train.methods):
+        if method.model == model and method.label == label:
+            return method, index
+    raise StageError(f"no train method {label!r} for model {model!r} in the sweep's config")
+
+
+def load_for_method(spec: ModelSpec, method: TrainMethod, precision: str, where: str):
+    """Full weights to train (`full`, `seq2seq`), or frozen weights with LoRA adapters."""
+    from babelsum.models.loading import load_model
+
+    if method.method in ("full", "seq2seq"):
+        # fp32 master weights: the Trainer (or DeepSpeed) runs bf16/fp16 as mixed precision
+        return load_model(spec.model_copy(update={"dtype": "float32"}), for_training=True)
+    from babelsum.training.lora import add_lora
+
+    # the frozen weights only feed the adapters: store them in the compute precision
+    dtype = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[precision]
+    quantized = method.method == "qlora"
+    model = load_model(
+        spec.model_copy(update={"dtype": dtype}),
+        quantize_4bit=quantized,
+        compute_dtype=getattr(torch, dtype),
+        for_training=True,
+    )
+    return add_lora(model, method, quantized=quantized, where=where)
+
+
+# changing these does not invalidate a checkpoint (e.g. raise max_steps to train longer)
+RESUMABLE_CHANGES = {"max_steps", "epochs", "save_steps", "save_total_limit", "logging_steps"}
+RESUMABLE_CHANGES |= {"rouge_every_steps", "rouge_samples"}
+
+
+def checkpoint_settings(ctx: StageContext, method: TrainMethod, spec: ModelSpec) -> dict:
+    """What a checkpoint must have been made with to be continued."""
+    return {
+        "method": method.model_dump(mode="json", exclude=RESUMABLE_CHANGES),
+        "model": spec.model_dump(mode="json"),
+        "processes": ctx.world_size,
+    }
+
+
+def rouge_check(ctx, method, spec, tokenizer, split_dir: Path, train_lang: str, deepspeed):
+    """The periodic ROUGE check on the first `rouge_samples` validation articles."""
+    from babelsum.data.splits import load_split
+    from babelsum.models.generate import generate
+
+    prompts, references, lang = validation_sample(
+        load_split(split_dir, "validation"), train_lang, tokenizer, spec, method
+    )
+
+    def summarize(model) -> list[str | None]:
+        generations = generate(
+            model,
+            tokenizer,
+            spec,
+            prompts,
+            batch_size=method.per_device_batch_size,
+            max_new_tokens=method.max_summary_tokens,
+            target_lang=lang,
+            source_lang=train_lang,
+        )
+        return [g.text for g in generations]
+
+    return RougeCheck(
+        method.rouge_every_steps,
+        summarize,
+        references,
+        lang,
+        ctx.tracker,
+        ctx.is_main_process,
+        all_processes=zero_stage(deepspeed) == 3,
+    )
+
+
+def count_parameters(model: torch.nn.Module, trainable_only: bool = False) -> int:
+    """Parameters of the whole model (under ZeRO-3 a process holds only a shard of each)."""
+    return sum(
+        getattr(p, "ds_numel", p.numel())
+        for p in model.parameters()
+        if p.requires_grad or not trainable_only
+    )
+
+
+def _config_dir(ctx: StageContext) -> Path | None:
+    """The folder of the config file the sweep was started from (relative paths start there)."""
+    from babelsum.state import SweepFolder
+
+    source = SweepFolder(ctx.sweep_dir).meta().get("config_source")
+    return Path(source).resolve().parent if source else None

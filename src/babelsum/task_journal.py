@@ -1,0 +1,153 @@
+"""A task's tracking journal: every logged call as one JSON line, and how far MLflow has it.
+
+The journal (`tasks/<key>/journal.jsonl`) is append-only and written before anything is sent
+to MLflow, so a tracking server that is down loses nothing. Each record carries a stable id
+(`<writer>.<n>`: one writer per process, n counts its records).
+
+What reached MLflow is kept beside it in `mlflow_sync.json`, per tracking store: the run id
+and the byte offset up to which every record was pushed (plus the records MLflow refused, with
+its reason). `launch sync` and the task's own tracker both push from that offset, one at a
+time under a file lock, so nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from babelsum.state import write_json
+
+SYNC_FILE = "mlflow_sync.json"
+LOCK_FILE = ".mlflow.lock"
+
+
+class Journal:
+    """Appends records to one journal file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.writer = uuid.uuid4().hex[:8]
+        self.count = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._close_torn_line()
+
+    def _close_torn_line(self) -> None:
+        # A process killed mid-write leaves a line without its newline; ending it keeps the
+        # torn line apart from our first record (it is then reported as unreadable).
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(-1, 2)
+                torn = f.read(1) != b"\n"
+        except (FileNotFoundError, OSError):
+            return
+        if torn:
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write("\n")
+
+    def append(self, kind: str, **payload: Any) -> dict[str, Any]:
+        record = {
+            "id": f"{self.writer}.{self.count}",
+            "kind": kind,
+            "time": time.time(),
+            **payload,
+        }
+        line = json.dumps(record, default=str, ensure_ascii=False) + "\n"
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(line)
+        self.count += 1
+        return record
+
+
+@dataclass
+class Entry:
+    """One journal line: its record (None when the line cannot be read) and where it ends."""
+
+    record: dict[str, Any] | None
+    end: int  # byte offset just after this line
+    line: str = ""
+
+
+def read_entries(path: Path, offset: int = 0) -> list[Entry]:
+    """Complete lines from `offset` on; a last line without its newline is still being written."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return []
+    entries = []
+    position = offset
+    for raw in data.split(b"\n")[:-1]:
+        position += len(raw) + 1
+        if not raw.strip():
+            continue
+        text = raw.decode("utf-8", errors="replace")
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError:
+            record = None
+        if not isinstance(record, dict) or "kind" not in record:
+            entries.append(Entry(None, position, text[:200]))
+        else:
+            entries.append(Entry(record, position))
+    return entries
+
+
+@dataclass
+class StoreSync:
+    """How far one tracking store has this task's journal."""
+
+    run_id: str | None = None
+    offset: int = 0
+    pushed: int = 0  # records pushed so far
+    rejected: list[dict[str, str]] = field(default_factory=list)  # {"id", "error"}
+
+
+class SyncState:
+    """`mlflow_sync.json` of a task: one StoreSync per tracking URI."""
+
+    def __init__(self, task_dir: Path):
+        self.path = task_dir / SYNC_FILE
+        self.lock_path = task_dir / LOCK_FILE
+
+    def load(self, uri: str) -> StoreSync:
+        stores = self._stores()
+        return StoreSync(**stores[uri]) if uri in stores else StoreSync()
+
+    def save(self, uri: str, sync: StoreSync) -> None:
+        stores = self._stores()
+        stores[uri] = asdict(sync)
+        write_json(self.path, {"stores": stores}, durable=False)
+
+    def _stores(self) -> dict[str, dict[str, Any]]:
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8")).get("stores", {})
+        except FileNotFoundError:
+            return {}
+
+    @contextlib.contextmanager
+    def lock(self, timeout_s: float) -> Iterator[bool]:
+        """Hold the task's sync lock; yields False if someone else held it for `timeout_s`."""
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_path, "w") as f:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        yield False
+                        return
+                    time.sleep(0.05)
+            try:
+                yield True
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)

@@ -1,0 +1,195 @@
+"""The ways a teacher writes summaries: `lead` (first sentences), `hf` (transformers), `vllm`.
+
+Each backend answers `summarize(articles, variants)` with one `Generation` per article, in
+order; `variants` picks the prompt wording per article (ignored by `lead`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from babelsum.config import ModelSpec, SweepConfig, TeacherConfig
+from babelsum.models.generate import Generation
+from babelsum.sentences import join_sentences, split_sentences
+from babelsum.stages import StageError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Article:
+    row: int  # position in the prepare dataset
+    article_id: str
+    language: str
+    title: str
+    text: str
+
+
+class TeacherBackend(Protocol):
+    # whether asking again with another prompt variant can give another answer
+    uses_prompts: bool
+    truncated: int  # articles cut to fit max_input_tokens so far
+
+    def summarize(self, articles: list[Article], variants: list[int]) -> list[Generation]: ...
+
+
+def open_backend(config: SweepConfig) -> TeacherBackend:
+    teacher = config.teacher
+    assert teacher is not None, "the teacher stage runs only when the config has a teacher"
+    if teacher.backend == "lead":
+        return LeadBackend(teacher.lead_sentences)
+    spec = config.models[teacher.model]
+    if teacher.backend == "hf":
+        return HFBackend(spec, teacher)
+    return VLLMBackend(spec, teacher)
+
+
+# ---------------------------------------------------------------- lead
+
+
+class LeadBackend:
+    """Lead-k: the article's first k sentences, the classic extractive baseline."""
+
+    uses_prompts = False
+
+    def __init__(self, sentences: int):
+        self.sentences = sentences
+        self.truncated = 0
+
+    def summarize(self, articles: list[Article], variants: list[int]) -> list[Generation]:
+        return [self._lead(a) for a in articles]
+
+    def _lead(self, article: Article) -> Generation:
+        sentences = split_sentences(article.text, article.language)[: self.sentences]
+        if not sentences:
+            return Generation(None, "empty", "the article has no sentence", 0)
+        return Generation(join_sentences(sentences, article.language), "ok", None, 0)
+
+
+# ---------------------------------------------------------------- models
+
+
+def _prompts(tokenizer, spec: ModelSpec, teacher: TeacherConfig, articles, variants):
+    from babelsum.prompts import fit_generation_prompt
+
+    template_dir = Path(teacher.prompt_dir) if teacher.prompt_dir else None
+    prompts, truncated = [], 0
+    for article, variant in zip(articles, variants, strict=True):
+        prompt, cut = fit_generation_prompt(
+            tokenizer,
+            spec,
+            article.text,
+            article.title,
+            article.language,
+            article.language,
+            max_input_tokens=teacher.max_input_tokens,
+            variant=variant,
+            template_dir=template_dir,
+        )
+        prompts.append(prompt)
+        truncated += cut
+    return prompts, truncated
+
+
+class HFBackend:
+    """transformers `generate`: batched, sorted by length, greedy (babelsum.models.generate)."""
+
+    uses_prompts = True
+
+    def __init__(self, spec: ModelSpec, teacher: TeacherConfig):
+        from babelsum.models.loading import load_model, load_tokenizer
+
+        self.spec, self.teacher = spec, teacher
+        self.tokenizer = load_tokenizer(spec)
+        self.model = load_model(spec)
+        self.truncated = 0
+
+    def summarize(self, articles: list[Article], variants: list[int]) -> list[Generation]:
+        from babelsum.models.generate import generate
+
+        results: list[Generation | None] = [None] * len(articles)
+        # One language at a time: seq2seq models take the target language per call.
+        for lang in sorted({a.language for a in articles}):
+            picked = [i for i, a in enumerate(articles) if a.language == lang]
+            prompts, truncated = _prompts(
+                self.tokenizer,
+                self.spec,
+                self.teacher,
+                [articles[i] for i in picked],
+                [variants[i] for i in picked],
+            )
+            self.truncated += truncated
+            outputs = generate(
+                self.model,
+                self.tokenizer,
+                self.spec,
+                prompts,
+                batch_size=self.teacher.batch_size,
+                max_new_tokens=self.teacher.max_new_tokens,
+                target_lang=lang,
+            )
+            for i, output in zip(picked, outputs, strict=True):
+                results[i] = output
+        return results  # type: ignore[return-value]
+
+
+class VLLMBackend:
+    """vLLM's offline engine, greedy (temperature 0); needs `pip install babelsum[vllm]`."""
+
+    uses_prompts = True
+
+    def __init__(self, spec: ModelSpec, teacher: TeacherConfig):
+        from babelsum.models.loading import is_seq2seq, load_tokenizer, resolve_model_path
+
+        try:
+            from vllm import LLM
+        except ImportError:
+            raise StageError(
+                "teacher.backend vllm needs vLLM: `pip install babelsum[vllm]` on the GPU "
+                "nodes, or use backend hf"
+            ) from None
+        if is_seq2seq(spec):
+            raise StageError(f"teacher.backend vllm does not run seq2seq model {spec.path}; use hf")
+        self.spec, self.teacher = spec, teacher
+        self.tokenizer = load_tokenizer(spec)
+        self.llm = LLM(
+            model=resolve_model_path(spec),
+            revision=spec.revision,
+            dtype=spec.dtype,
+            quantization="bitsandbytes" if spec.load_in_4bit else None,
+            trust_remote_code=spec.trust_remote_code,
+            max_model_len=teacher.max_input_tokens + teacher.max_new_tokens,
+            seed=0,
+        )
+        self.truncated = 0
+
+    def summarize(self, articles: list[Article], variants: list[int]) -> list[Generation]:
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        from babelsum.prompts import uses_chat_template
+
+        prompts, truncated = _prompts(self.tokenizer, self.spec, self.teacher, articles, variants)
+        self.truncated += truncated
+        special = not uses_chat_template(self.spec)  # the chat template holds its own BOS
+        inputs = [
+            TokensPrompt(
+                prompt_token_ids=self.tokenizer(p, add_special_tokens=special)["input_ids"]
+            )
+            for p in prompts
+        ]
+        params = SamplingParams(temperature=0.0, max_tokens=self.teacher.max_new_tokens)
+        results = []
+        for request in self.llm.generate(inputs, params):
+            output = request.outputs[0]
+            text = output.text.strip()
+            if text:
+                results.append(Generation(text, "ok", None, len(output.token_ids)))
+            else:
+                results.append(
+                    Generation(None, "empty", "the model generated no text", len(output.token_ids))
+                )
+        return results

@@ -1,0 +1,45 @@
+"""LoRA adapters on a loaded model: `lora` on full-precision weights, `qlora` on NF4 weights."""
+
+from __future__ import annotations
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
+
+from babelsum.config import TrainMethod
+from babelsum.models.lora_targets import TargetModuleError, check_target_modules
+from babelsum.stages import StageError
+
+# Gemma 3 checkpoints carry a vision tower: `all-linear` would put adapters on it too
+NOT_TEXT = r".*(vision_tower|vision_model|multi_modal_projector).*"
+
+
+def add_lora(
+    model: torch.nn.Module, method: TrainMethod, *, quantized: bool, where: str
+) -> PeftModel:
+    """Freeze the model and add trainable LoRA adapters on the method's target modules.
+
+    Raises StageError naming the modules the model really has when a target does not exist.
+    """
+    targets = method.target_modules
+    if targets != "all-linear":
+        try:
+            check_target_modules(model, targets)
+        except TargetModuleError as exc:
+            raise StageError(f"{where}.target_modules: {exc}") from None
+    if quantized:
+        # casts norms to fp32 and lets gradients flow through the frozen 4-bit layers
+        model = prepare_model_for_kbit_training(
+            model,
+            use_gradient_checkpointing=method.gradient_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False},
+        )
+    config = LoraConfig(
+        r=method.lora_r,
+        lora_alpha=method.lora_alpha,
+        lora_dropout=method.lora_dropout,
+        target_modules=targets,
+        exclude_modules=NOT_TEXT if getattr(model.config, "vision_config", None) else None,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, config)
