@@ -300,9 +300,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from babelsum.metrics.rouge import score_files
+    from babelsum.metrics.rouge import ScoreInputError, score_files
 
-    print(json.dumps(score_files(args.pred, args.ref, args.lang), indent=2, ensure_ascii=False))
+    try:
+        scores = score_files(args.pred, args.ref, args.lang)
+    except ScoreInputError as exc:
+        raise UserError(str(exc)) from None
+    print(json.dumps(scores, indent=2, ensure_ascii=False))
     return 0
 
 

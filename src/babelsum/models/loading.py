@@ -71,6 +71,8 @@ def resolve_model_path(spec: ModelSpec) -> str:
 
 @functools.cache
 def _resolve(name: str, revision: str | None, offline: bool) -> str:
+    if name.startswith("tiny:"):
+        return str(tiny_model_folder(name.removeprefix("tiny:")))
     local = Path(name).expanduser()
     if local.is_dir():
         if not (local / "config.json").is_file() and not (local / "adapter_config.json").is_file():
@@ -94,6 +96,29 @@ def _resolve(name: str, revision: str | None, offline: bool) -> str:
         if _read_json(name, "adapter_config.json", revision) is None:
             raise ModelLoadError(f"model {name} on the Hugging Face Hub has no config.json")
     return name
+
+
+def tiny_model_folder(family: str) -> Path:
+    """`path: tiny:qwen2` in a config: a tiny random model of that architecture, built once.
+
+    Built under $BABELSUM_CACHE (default ~/.cache/babelsum) and then loaded through the very
+    same from_pretrained path as a downloaded checkpoint. A file lock keeps parallel tasks
+    from building it twice.
+    """
+    import fcntl
+
+    from babelsum.models.tiny import FAMILIES, TINY_VERSION, build_tiny_model, tokenizer_corpus
+
+    if family not in FAMILIES:
+        raise ModelLoadError(f"no tiny model {family!r}; tiny models: {', '.join(FAMILIES)}")
+    root = Path(os.environ.get("BABELSUM_CACHE", Path.home() / ".cache" / "babelsum"))
+    out = root / f"tiny-models-v{TINY_VERSION}"
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / f".{family}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / family / "config.json").is_file():
+            build_tiny_model(family, out, tokenizer_corpus())
+    return out / family
 
 
 def _read_json(path: str, filename: str, revision: str | None) -> dict[str, Any] | None:
