@@ -71,7 +71,11 @@ class MlflowServer:
         log = open(self.log_path, "a")
         # its own process group: stopping it stops the uvicorn worker too
         self.process = subprocess.Popen(
-            [str(START_SCRIPT)], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            [str(START_SCRIPT)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

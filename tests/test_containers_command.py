@@ -81,7 +81,9 @@ def test_probe_runs_the_image_once_and_reports_a_broken_one(tmp_path, apptainer_
     assert probe["rest"] == [str(image), "python", "-c", "import babelsum, submitit"]
 
     broken = apptainer_standin.bin_dir / "broken"
-    broken.write_text("#!/bin/sh\necho 'ModuleNotFoundError: No module named submitit' >&2\nexit 1\n")
+    broken.write_text(
+        "#!/bin/sh\necho 'ModuleNotFoundError: No module named submitit' >&2\nexit 1\n"
+    )
     broken.chmod(0o755)
     with pytest.raises(ContainerError, match="No module named submitit; rebuild it"):
         check_container(ContainerConfig(image=str(image), apptainer=str(broken)))
@@ -127,8 +129,14 @@ def paper_like_config() -> dict:
         "train": {"languages": ["en", "fr"], "methods": [{"model": "qwen", "method": "full"}]},
         "resources": {
             "default": {"partition": "cpu", "time": "01:00:00", "mem": "16G"},
-            "train": {"partition": "gpu", "gpus_per_node": 4, "tasks_per_node": 4,
-                      "cpus_per_task": 8, "mem": "256G", "time": "08:00:00"},
+            "train": {
+                "partition": "gpu",
+                "gpus_per_node": 4,
+                "tasks_per_node": 4,
+                "cpus_per_task": 8,
+                "mem": "256G",
+                "time": "08:00:00",
+            },
         },  # fmt: skip
         "container": {
             "image": "/project/images/babelsum.sif",

@@ -26,8 +26,12 @@ TRAIN_FR = "train/tiny/full/fr"
 
 def tracking_config(study: str, uri: str, **changes) -> dict:
     return fake_sweep_config(
-        {"stage_impl": {s: f"{STAGES}:run" for s in ("prepare", "teacher", "split", "train", "evaluate")}
-         | {"gather": f"{STAGES}:gather"}},
+        {
+            "stage_impl": {
+                s: f"{STAGES}:run" for s in ("prepare", "teacher", "split", "train", "evaluate")
+            }
+            | {"gather": f"{STAGES}:gather"}
+        },
         study=study,
         tracking={"uri": uri},
         **changes,
@@ -133,7 +137,9 @@ def test_outage_loses_nothing_and_sync_sends_each_metric_once(
     assert second["records_pushed"] == 0
 
     client = tracking_server.client()
-    (run,) = client.search_runs([experiment_id(tracking_server, study_name)], "tags.stage = 'train'")
+    (run,) = client.search_runs(
+        [experiment_id(tracking_server, study_name)], "tags.stage = 'train'"
+    )
     assert steps_of(client, run.info.run_id, "loss") == list(range(1, 11))
     assert run.data.params["resumed"] == "True"
     assert run.info.status == "FINISHED"
@@ -177,7 +183,9 @@ def test_secrets_from_environment_config_and_stage_never_reach_mlflow(
     texts = []
     for run in client.search_runs([experiment_id(tracking_server, study_name)]):
         texts += [f"{k}={v}" for k, v in {**run.data.params, **run.data.tags}.items()]
-        downloaded = Path(client.download_artifacts(run.info.run_id, "", str(tmp_path / run.info.run_id)))
+        downloaded = Path(
+            client.download_artifacts(run.info.run_id, "", str(tmp_path / run.info.run_id))
+        )
         texts += [p.read_text() for p in downloaded.rglob("*") if p.is_file()]
     texts += [p.read_text() for p in folder.task_dir(TRAIN_FR).rglob("*") if p.is_file()]
     everything = "\n".join(texts)
@@ -237,7 +245,9 @@ def test_sweep_finishes_through_an_outage_and_sync_completes_it(
         if run.data.tags["stage"] != "gather":
             assert steps_of(client, run.info.run_id, "loss") == list(range(1, 13))
             assert len(client.get_metric_history(run.info.run_id, "final_loss")) == 1
-    (fr,) = client.search_runs([exp], "tags.stage = 'evaluate' and tags.eval_lang = 'fr' and tags.method = 'base'")
+    (fr,) = client.search_runs(
+        [exp], "tags.stage = 'evaluate' and tags.eval_lang = 'fr' and tags.method = 'base'"
+    )
     assert fr.data.tags["train_lang"] == "-"
 
 

@@ -36,7 +36,9 @@ def test_the_environment_wins_then_the_config_then_the_recorded_store(tmp_path, 
     assert sqlite_path(default_uri(folder.root)) == folder.root / "mlflow.db"
     folder.update_meta(mlflow_tracking_uri="http://recorded:5000")
     assert tracking_uri(folder.root, config) == "http://recorded:5000"
-    configured = config.model_copy(update={"tracking": config.tracking.model_copy(update={"uri": "http://config:5000"})})
+    configured = config.model_copy(
+        update={"tracking": config.tracking.model_copy(update={"uri": "http://config:5000"})}
+    )
     assert tracking_uri(folder.root, configured) == "http://config:5000"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://env:5000")
     assert tracking_uri(folder.root, configured) == "http://env:5000"

@@ -16,9 +16,7 @@ from typing import Any
 
 MASK = "***"
 
-_SECRET_WORDS = (
-    r"token|password|passwd|passphrase|secret|api[_-]?key|access[_-]?key|private[_-]?key|credentials?"
-)
+_SECRET_WORDS = r"token|password|passwd|passphrase|secret|api[_-]?key|access[_-]?key|private[_-]?key|credentials?"
 # A secret word standing alone between separators: HF_TOKEN, api-key, db.password; not
 # max_new_tokens (a count) nor tokenizer.
 _SECRET_KEY = re.compile(rf"(?:^|[^a-z0-9])(?:{_SECRET_WORDS})(?:$|[^a-z0-9])", re.IGNORECASE)
