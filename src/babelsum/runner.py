@@ -138,6 +138,8 @@ def run_task(sweep_dir: str | Path, stage: str, index: int) -> dict | None:
     except BaseException as exc:  # recorded, then re-raised: the scheduler must see it too
         if isinstance(exc, KeyboardInterrupt | SystemExit) and not main:
             raise
+        if isinstance(exc, SystemExit) and _requeued(folder, task):
+            raise  # submitit's checkpoint() marked it pending and requeued it: not a failure
         lines = traceback.format_exc().strip().splitlines()[-ERROR_LINES:]
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         _fail(folder, task, main, tracker, reason=reason, error="\n".join(lines))
@@ -148,6 +150,11 @@ def run_task(sweep_dir: str | Path, stage: str, index: int) -> dict | None:
         _record(folder, task, state="done", ended=time.time(), summary=summary or {})
         tracker.close("FINISHED")
     return summary
+
+
+def _requeued(folder: SweepFolder, task: Task) -> bool:
+    status = folder.read_status(task.key)
+    return status is not None and status.state == "pending"
 
 
 def _open_tracker(folder: SweepFolder, config: SweepConfig, task: Task, attempt: int, rank: int):

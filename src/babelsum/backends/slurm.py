@@ -49,7 +49,9 @@ class TaskCall(Checkpointable):
         if os.environ.get("SLURM_PROCID", "0") == "0":
             folder, _, plan = load_sweep(sweep_dir)
             task = plan.stage(stage).tasks[index]
-            folder.update_status(task, state="pending", reason="requeued after timeout or preemption")
+            folder.update_status(
+                task, state="pending", reason="requeued after timeout or preemption"
+            )
         return super().checkpoint(sweep_dir, stage, index)
 
 
