@@ -118,11 +118,11 @@ def _all_job_ids(sweep: Path) -> list[str]:
 def test_checkpointable_task_times_out_requeues_and_resumes(
     fake_config_file, tmp_path, capsys, monkeypatch
 ):
-    """A train task with a 1-minute limit counts to 75, one step a second, keeping its step in
+    """A train task with a 1-minute limit counts to 50, one step a second, keeping its step in
     its work folder. SLURM signals it 30 s before the limit, submitit requeues it, and the
     second run continues from the saved step instead of starting over."""
     sweep = tmp_path / "sweep"
-    monkeypatch.setenv("TEST_STEPS", "75")
+    monkeypatch.setenv("TEST_STEPS", "50")
     config = fake_config_file(
         engine_overrides={
             "signal_delay_s": 30,
@@ -144,4 +144,4 @@ def test_checkpointable_task_times_out_requeues_and_resumes(
     assert task["attempts"] >= 2
     starts = (SweepFolder(sweep).work_dir(key) / "starts.txt").read_text().split()
     assert starts[0] == "0" and int(starts[1]) > 0  # resumed, not restarted
-    assert task["summary"]["steps"] == 75
+    assert task["summary"]["steps"] == 50
