@@ -126,6 +126,7 @@ def test_checkpointable_task_times_out_requeues_and_resumes(
     config = fake_config_file(
         engine_overrides={
             "signal_delay_s": 30,
+            "max_timeouts": 10,
             "stage_impl": {"train": "tests.orchestration_stages:resumable"},
         },
         train={"languages": ["en"], "methods": [{"model": "tiny", "method": "full"}]},
