@@ -9,6 +9,8 @@ train method, through the real Trainer, collators and sampler of the train stage
 - padding_free:   one row per batch, positions restarting per example, no padding
 
 Prints useful tokens per second, the padding ratio of each, and the speed-up over padded.
+On CPU (sdpa attention) padding_free pays for a dense block-diagonal mask over the whole
+row; its full speed needs flash_attention_2 on a GPU.
 Run: .venv/bin/python benchmarks/bench_batching.py [--steps 40] [--batch-size 8]
 """
 

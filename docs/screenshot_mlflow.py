@@ -78,10 +78,9 @@ def wait_until_up(url: str, timeout_s: float = 120) -> None:
 
 
 def compare_url(base: str, sweep_dir: Path) -> str:
-    from mlflow import MlflowClient
-
     from babelsum.runner import load_sweep
     from babelsum.tracking import experiment_name
+    from mlflow import MlflowClient
 
     _, config, _ = load_sweep(sweep_dir)
     client = MlflowClient(tracking_uri=base)
@@ -135,9 +134,7 @@ class Browser:
         self._buffer = b""
         self._next_id = 0
         self.session = None
-        page = next(
-            t for t in self.call("Target.getTargets")["targetInfos"] if t["type"] == "page"
-        )
+        page = next(t for t in self.call("Target.getTargets")["targetInfos"] if t["type"] == "page")
         self.session = self.call("Target.attachToTarget", targetId=page["targetId"], flatten=True)[
             "sessionId"
         ]

@@ -17,7 +17,7 @@ import yaml
 
 from babelsum.backends import slurm
 from babelsum.config import ContainerConfig, load_config, validate_config
-from babelsum.containers import ContainerError, check_container, python_command
+from babelsum.containers import ContainerError, check_container, config_binds, python_command
 from babelsum.state import SweepFolder
 from babelsum.sweep import create_sweep
 
@@ -55,6 +55,34 @@ def test_relative_image_becomes_absolute_and_gpu_flag_is_optional(tmp_path, monk
         "/opt/bin/apptainer", "exec", "--bind", str(tmp_path / "sweep"),
         str(tmp_path / "images" / "b.sif"), "python",
     ]  # fmt: skip
+
+
+def test_folders_the_config_reads_from_are_bound(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for folder in ("models/tiny", "data", "prompts", "deepspeed"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "deepspeed" / "zero2.json").write_text("{}")
+    config = validate_config(
+        {
+            "study": "binds",
+            "languages": ["en"],
+            "data": {"source": "files", "files": {"paths": ["data/*.jsonl"], "language": "en"}},
+            "teacher": {"prompt_dir": "prompts"},
+            "models": {"tiny": {"path": "models/tiny"}, "hub": {"path": "Qwen/Qwen2.5-0.5B"}},
+            "train": {
+                "languages": ["en"],
+                "methods": [
+                    {"model": "tiny", "method": "full", "deepspeed": "deepspeed/zero2.json"}
+                ],
+            },
+        }
+    )
+    assert config_binds(config) == [
+        str(tmp_path / "models" / "tiny"),
+        str(tmp_path / "data"),
+        str(tmp_path / "prompts"),
+        str(tmp_path / "deepspeed"),
+    ]
 
 
 def test_submission_checks_name_the_culprit_and_the_fix(tmp_path, monkeypatch, apptainer_standin):

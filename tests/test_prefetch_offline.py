@@ -19,10 +19,32 @@ from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, Repo
 
 from babelsum.cli import main as launch
 from babelsum.config import validate_config
-from babelsum.prefetch import PrefetchError, check_offline, hub_items, prefetch
+from babelsum.prefetch import PrefetchError, check_offline, dataset_source, hub_items, prefetch
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 SLDS = "ipst/slds"
+SLDS_CARD = """---
+configs:
+- config_name: fr_de
+  data_files:
+  - split: train
+    path: data/fr_de/train.parquet
+---
+"""
+
+
+def slds_rows() -> bytes:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {"decision_id": ["d1", "d2"], "decision": ["Le recourant...", "Le Tribunal..."]}
+    )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()
 
 
 class HubStandIn:
@@ -34,7 +56,7 @@ class HubStandIn:
             ("model", QWEN): ("a" * 40, {"config.json": "{}", "model.safetensors": "weights"}),
             ("dataset", SLDS): (
                 "b" * 40,
-                {"README.md": "---\n---\n", "data/train.parquet": "rows"},
+                {"README.md": SLDS_CARD, "data/fr_de/train.parquet": slds_rows()},
             ),
         }
         self.gated: set[str] = set()
@@ -65,7 +87,7 @@ class HubStandIn:
         for name, content in files.items():
             path = storage / "snapshots" / sha / name
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content)
+            path.write_bytes(content if isinstance(content, bytes) else content.encode())
         return str(storage / "snapshots" / sha)
 
 
@@ -158,3 +180,18 @@ def test_launch_prefetch_without_network_says_so(hub, tmp_path, capsys):
     )
     assert launch(["prefetch", str(config), "--cache-dir", str(tmp_path / "hub")]) == 2
     assert "the Hub cannot be reached" in capsys.readouterr().err
+
+
+def test_offline_a_prefetched_dataset_loads_from_its_cached_snapshot(hub, tmp_path, monkeypatch):
+    import datasets
+
+    cache = tmp_path / "hub"
+    prefetch(sweep_config(hf_cache=str(cache), models={"qwen": {"path": "./models/qwen"}}))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    source = dataset_source(SLDS, None, str(cache))
+    assert source.endswith("b" * 40)
+    rows = datasets.load_dataset(source, "fr_de", split="train", cache_dir=str(tmp_path / "ds"))
+    assert rows["decision_id"] == ["d1", "d2"]
+    assert dataset_source("other/dataset", None, str(cache)) == "other/dataset"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    assert dataset_source(SLDS, None, str(cache)) == SLDS

@@ -19,7 +19,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from babelsum.config import ContainerConfig
+from babelsum.config import ContainerConfig, SweepConfig
 from babelsum.sweep import SweepError
 
 REMOTE_IMAGES = ("docker://", "docker-archive:", "oras://", "library://", "shub://", "http")
@@ -51,6 +51,22 @@ def container_binds(
         binds.append(_host_path(hf_cache))
     binds += [*container.binds, *extra_binds]
     return list(dict.fromkeys(binds))  # once each, in order
+
+
+def config_binds(config: SweepConfig) -> list[str]:
+    """Host folders the config reads from (local models, data files, recordings, prompts,
+    DeepSpeed configs): bound so that tasks see them inside the container too."""
+    paths = [spec.path for spec in config.models.values()]
+    if config.data.files is not None:
+        paths += [str(Path(p).parent) for p in config.data.files.paths]
+    if config.data.hf is not None:
+        paths.append(config.data.hf.name)
+    paths.append(config.data.wikipedia.recording or "")
+    paths.append((config.teacher.prompt_dir if config.teacher else None) or "")
+    paths += [str(Path(m.deepspeed).parent) for m in config.train.methods if m.deepspeed]
+    found = [_host_path(p) for p in paths if p and Path(_host_path(p)).exists()]
+    folders = [p if Path(p).is_dir() else str(Path(p).parent) for p in found]
+    return list(dict.fromkeys(folders))
 
 
 def python_command(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,12 +46,16 @@ class Rejected(Exception):
     """The tracking store refused this request."""
 
 
+class Missing(Unreachable):
+    """The run (or experiment) named in the request does not exist in this store."""
+
+
 def set_client_defaults() -> None:
     """Client settings for this process; values set by the user are kept.
 
     Fail fast when the server is down: MLflow's default retries last about four minutes per
-    call, which would stall a training loop. And no "View run at" line on stdout for every
-    run that ends: the task's log and `launch sync` would drown in them.
+    call, and a task's end waits for its last push. And no "View run at" line on stdout for
+    every run that ends: the task's log and `launch sync` would drown in them.
     """
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
@@ -73,9 +77,38 @@ def clean_key(key: str) -> str:
     return key[:MAX_KEY]
 
 
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested params as dot keys: {"train": {"lr": 1}} -> {"train.lr": 1}; lists of plain
+    values become one comma-separated value, lists of mappings get an index."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        elif isinstance(value, list | tuple) and any(isinstance(v, Mapping) for v in value):
+            for i, item in enumerate(value):
+                flat.update(flatten({str(i): item}, f"{name}."))
+        elif isinstance(value, list | tuple):
+            flat[name] = ",".join(str(v) for v in value) if value else "[]"
+        else:
+            flat[name] = value
+    return flat
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
+def _reason(exc: BaseException) -> str:
+    """Why the store cannot be used, short: MLflow's own message for a refused connection is
+    three nested exception reprs."""
+    text = _first_line(exc)
+    if "NewConnectionError" in text or "Connection refused" in text:
+        return "connection refused"
+    if "timed out" in text or "timeout" in text.lower():
+        return "no answer in time"
+    return text
 
 
 @dataclass
@@ -169,9 +202,11 @@ class MlflowStore:
         except MlflowException as exc:
             if exc.error_code in REJECTED_CODES:
                 raise Rejected(_first_line(exc)) from None
-            raise Unreachable(_first_line(exc)) from None
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                raise Missing(_first_line(exc)) from None
+            raise Unreachable(_reason(exc)) from None
         except Exception as exc:  # connection, database and file errors all mean "not now"
-            raise Unreachable(f"{type(exc).__name__}: {_first_line(exc)}") from None
+            raise Unreachable(f"{type(exc).__name__}: {_reason(exc)}") from None
 
     # ------------------------------------------------------------------ runs
 
@@ -197,6 +232,10 @@ class MlflowStore:
             experiment_id = experiment.experiment_id
         self._experiments[name] = experiment_id
         return experiment_id
+
+    def forget_experiments(self) -> None:
+        """Look experiments up again (after the store was reset)."""
+        self._experiments.clear()
 
     def _artifact_root(self) -> str | None:
         # Without a server, MLflow would put artifacts in ./mlruns of whatever folder the task

@@ -174,6 +174,24 @@ def cached_snapshot(item: HubItem, cache_dir: Path) -> Path | None:
     return Path(folder)
 
 
+def dataset_source(name: str, revision: str | None = None, cache_dir: str | None = None) -> str:
+    """What to give `datasets.load_dataset` for the Hub dataset `name`.
+
+    Offline (HF_HUB_OFFLINE=1) it is the dataset's cached snapshot folder, when there is one:
+    datasets' own offline lookup only finds datasets it prepared itself, not the Hub cache
+    that `prefetch` fills. Otherwise (online, or not cached) it is `name` unchanged.
+    """
+    import os
+
+    if os.environ.get("HF_HUB_OFFLINE") != "1" or looks_local(name):
+        return name
+    from huggingface_hub import constants
+
+    cache = Path(cache_dir or constants.HF_HUB_CACHE)
+    snapshot = cached_snapshot(HubItem("data.hf", name, "dataset", revision), cache)
+    return str(snapshot) if snapshot is not None else name
+
+
 def check_offline(config: SweepConfig, cache_dir: str | None = None) -> list[str]:
     """What the sweep would need from the network, one line each; empty when it can run offline."""
     cache = hub_cache(config, cache_dir)

@@ -45,7 +45,7 @@ class Journal:
             with open(self.path, "rb") as f:
                 f.seek(-1, 2)
                 torn = f.read(1) != b"\n"
-        except (FileNotFoundError, OSError):
+        except OSError:  # no journal yet, or an empty one
             return
         if torn:
             with open(self.path, "a", encoding="utf-8") as f:
@@ -132,22 +132,26 @@ class SyncState:
         except FileNotFoundError:
             return {}
 
-    @contextlib.contextmanager
-    def lock(self, timeout_s: float) -> Iterator[bool]:
-        """Hold the task's sync lock; yields False if someone else held it for `timeout_s`."""
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_path, "w") as f:
-            deadline = time.monotonic() + timeout_s
-            while True:
-                try:
-                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        yield False
-                        return
-                    time.sleep(0.05)
+    def lock(self, timeout_s: float) -> contextlib.AbstractContextManager[bool]:
+        return timed_lock(self.lock_path, timeout_s)
+
+
+@contextlib.contextmanager
+def timed_lock(path: Path, timeout_s: float) -> Iterator[bool]:
+    """Hold an exclusive file lock; yields False if someone else held it for `timeout_s`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        deadline = time.monotonic() + timeout_s
+        while True:
             try:
-                yield True
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.05)
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

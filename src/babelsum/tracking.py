@@ -1,17 +1,17 @@
 """What a task logs: params, tags, metrics and artifacts; journaled first, then sent to MLflow.
 
 Every call is first appended to the task's journal (`tasks/<key>/journal.jsonl`), with
-secrets masked, so nothing is lost when the tracking server is down. The tracker then pushes
-the journal to the task's MLflow run: params, tags and artifacts at once, metrics in batches
-(every `batch_records` records or `batch_seconds` seconds), so a training loop pays for one
-HTTP call every few seconds, not one per step.
+secrets masked, so nothing is lost when the tracking server is down. A background thread then
+pushes the journal to the task's MLflow run: params, tags and artifacts at once, metrics in
+batches (every `batch_records` records or `batch_seconds` seconds). A training step pays for a
+line in a file, never for a round trip to a server, which may be slow, overloaded or gone.
 
 An MLflow problem never fails the task: the tracker warns once, keeps journaling, and tries
 again a minute later; `launch sync SWEEP_DIR` replays whatever did not arrive.
 
-In MLflow: one experiment per study, one parent run per sweep (holding the resolved config),
-one child run per task (tag `mlflow.parentRunId`). A requeued or resubmitted task finds its
-run id in its folder (`mlflow_sync.json`) and logs into the same run.
+In MLflow (mlflow_runs.py): one experiment per study, one parent run per sweep (holding the
+resolved config), one child run per task (tag `mlflow.parentRunId`); a requeued or
+resubmitted task logs into its existing run.
 """
 
 from __future__ import annotations
@@ -19,16 +19,22 @@ from __future__ import annotations
 import logging
 import shutil
 import socket
-import subprocess
+import threading
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from babelsum.mlflow_store import MAX_PARAMS_OR_TAGS, MlflowStore, Rejected, Unreachable
+from babelsum.mlflow_runs import (
+    RunSink,
+    config_redactor,
+    ensure_parent_run,
+    experiment_name,
+    git_commit,
+)
+from babelsum.mlflow_store import MlflowStore, Rejected, Unreachable, flatten
 from babelsum.redaction import Redactor
 from babelsum.state import SweepFolder
-from babelsum.task_journal import Journal, SyncState, read_entries
+from babelsum.task_journal import Journal
 from babelsum.tracking_store import (
     URI_KEY,
     TrackingError,
@@ -45,6 +51,8 @@ if TYPE_CHECKING:
 __all__ = [
     "Tracker",
     "TrackingError",
+    "experiment_name",
+    "flatten",
     "open_task_tracker",
     "start_sweep_run",
     "sync_sweep",
@@ -55,64 +63,83 @@ __all__ = [
 
 log = logging.getLogger("babelsum.tracking")
 
-PARENT_RUNS_KEY = "mlflow_parent_runs"  # sweep.json: shown store URI -> parent run id
 TEXT_SUFFIXES = {".json", ".jsonl", ".md", ".txt", ".yaml", ".yml", ".csv", ".tsv", ".log"}
 MAX_REDACTED_TEXT = 50 * 2**20  # larger text artifacts are copied as they are
 
 
-class RunSink:
-    """Pushes one task's journal to its MLflow run, creating the run on first use."""
+class Pusher:
+    """Sends a task's journal to MLflow from a background thread.
 
-    def __init__(
-        self,
-        folder: SweepFolder,
-        config: SweepConfig,
-        key: str,
-        uri: str,
-        store: MlflowStore | None = None,
-        ends_sweep: bool = False,
-    ):
-        self.folder, self.config, self.key, self.uri = folder, config, key, uri
-        self.store = store or MlflowStore(uri)
-        self.ends_sweep = ends_sweep  # gather: its end is the sweep's end
-        self.state = SyncState(folder.task_dir(key))
+    The task asks for a push and goes on; the thread pushes whatever the journal holds by
+    then. After a failure it skips pushes for `retry_seconds` (warning once), except the last
+    one when the task ends.
+    """
 
-    def sync(self, wait_s: float) -> int | None:
-        """Push what the store lacks; the number of records pushed, or None if another
-        process holds the task's sync lock for longer than `wait_s`."""
-        shown = shown_uri(self.uri)
-        with self.state.lock(wait_s) as held:
-            if not held:
-                return None
-            sync = self.state.load(shown)
-            if sync.run_id is None:
-                sync.run_id = self._create_run()
-                self.state.save(shown, sync)
-            rejected_before, pushed_before = len(sync.rejected), sync.pushed
-            self.store.push(
-                sync.run_id,
-                read_entries(self.folder.journal_path(self.key), sync.offset),
-                self.folder.task_dir(self.key),
-                sync,
-                save=lambda: self.state.save(shown, sync),
-                on_status=self._sweep_status if self.ends_sweep else None,
+    def __init__(self, sink: RunSink, journal: Path, retry_seconds: float):
+        self.sink, self.journal, self.retry_seconds = sink, journal, retry_seconds
+        self.retry_at = 0.0  # while MLflow is unusable: when to try again
+        self._warned = False
+        self._changed = threading.Condition()
+        self._asked = self._done = 0
+        self._force = self._stopped = False
+        self._thread = threading.Thread(target=self._serve, name="babelsum-mlflow", daemon=True)
+        self._thread.start()
+
+    def ask(self, force: bool = False) -> int:
+        """Ask for a push; the ticket to wait for."""
+        with self._changed:
+            self._asked += 1
+            self._force = self._force or force
+            self._changed.notify_all()
+            return self._asked
+
+    def wait(self, ticket: int, timeout_s: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: self._done >= ticket, timeout_s)
+
+    def stop(self) -> None:
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()
+
+    def _serve(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._asked > self._done or self._stopped)
+                if self._asked <= self._done:
+                    return
+                target, force, self._force = self._asked, self._force, False
+            if force or time.monotonic() >= self.retry_at:
+                self._push()
+            with self._changed:
+                self._done = target
+                self._changed.notify_all()
+
+    def _push(self) -> None:
+        try:
+            pushed = self.sink.sync(wait_s=30.0)
+        except Unreachable as exc:
+            self._unusable(str(exc))
+            return
+        except Exception as exc:  # tracking must never fail the task; the journal keeps all
+            self._unusable(f"{type(exc).__name__}: {exc}")
+            return
+        if pushed is not None and self.retry_at:  # None: `launch sync` holds this task now
+            log.warning("MLflow at %s is reachable again", shown_uri(self.sink.uri))
+            self.retry_at = 0.0
+
+    def _unusable(self, reason: str) -> None:
+        self.retry_at = time.monotonic() + self.retry_seconds
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "MLflow at %s cannot be used (%s); logging to %s only, retrying every %.0f s; "
+                "`launch sync SWEEP_DIR` sends the rest later",
+                shown_uri(self.sink.uri),
+                reason,
+                self.journal,
+                self.retry_seconds,
             )
-            for refused in sync.rejected[rejected_before:]:
-                log.warning("MLflow refused a record of %s: %s", self.key, refused["error"])
-            return sync.pushed - pushed_before
-
-    def _create_run(self) -> str:
-        parent = ensure_parent_run(self.folder, self.config, self.store, self.uri)
-        return self.store.create_run(
-            experiment_name(self.config), self.key, {"mlflow.parentRunId": parent}
-        )
-
-    def _sweep_status(self, status: str, end_ms: int | None) -> None:
-        parent = ensure_parent_run(self.folder, self.config, self.store, self.uri)
-        if end_ms is None:
-            self.store.call("update_run", parent, status=status)
-        else:
-            self.store.call("set_terminated", parent, status=status, end_time=end_ms)
 
 
 class Tracker:
@@ -130,17 +157,17 @@ class Tracker:
     ):
         self.journal = journal
         self.artifacts_dir = journal.parent / "artifacts"
-        self.sink = sink
         self.batch_records, self.batch_seconds = batch_records, batch_seconds
         self.retry_seconds = retry_seconds
         self._writer = Journal(journal)
         self._redactor = redactor or Redactor()
+        self._pusher: Pusher | None = None
         self._unpushed = 0
         self._last_push = time.monotonic()
-        self._retry_at = 0.0  # while MLflow is unreachable: when to try again
-        self._warned_unreachable = False
         self._warned_metrics: set[str] = set()
         self._closed = False
+        if sink is not None:
+            self.connect(sink)
 
     # ------------------------------------------------------------------ what stages call
 
@@ -180,18 +207,28 @@ class Tracker:
             artifact_path=artifact_path,
         )
 
-    def flush(self) -> None:
-        """Push what is pending to MLflow now (not while it is known to be unreachable)."""
-        if time.monotonic() >= self._retry_at:
-            self._push(wait_s=0.0)
+    def flush(self, timeout_s: float = 30.0) -> None:
+        """Push what is pending now and wait for it, at most `timeout_s` (nothing is pushed
+        while MLflow is known to be unreachable)."""
+        if self._pusher is not None:
+            self._pusher.wait(self._ask(), timeout_s)
 
-    def close(self, state: str = "FINISHED") -> None:
-        """End the run with `state` (FINISHED, FAILED, KILLED); a last try to push everything."""
+    def close(self, state: str = "FINISHED", timeout_s: float = 60.0) -> None:
+        """End the run with `state` (FINISHED, FAILED, KILLED): a last push, even while MLflow
+        was unreachable, waited for at most `timeout_s`."""
         if self._closed:
             return
         self._closed = True
         self._writer.append("end", state=state)
-        self._push(wait_s=30.0)
+        if self._pusher is None:
+            return
+        if not self._pusher.wait(self._ask(force=True), timeout_s):
+            log.warning(
+                "MLflow took over %.0f s; the rest of %s is sent by `launch sync`",
+                timeout_s,
+                self.journal,
+            )
+        self._pusher.stop()
 
     # ------------------------------------------------------------------ opening a task's run
 
@@ -199,52 +236,26 @@ class Tracker:
         """Journal the start of an attempt: the run is (re)opened as RUNNING."""
         self._writer.append("start", attempt=attempt)
 
-    def connect(self, sink: RunSink) -> None:
-        """Start pushing to `sink`, beginning with everything journaled so far."""
-        self.sink = sink
-        self._push(wait_s=0.0)
+    def connect(self, sink: RunSink, timeout_s: float = 10.0) -> None:
+        """Start pushing to `sink`, beginning with everything journaled so far (waited for
+        at most `timeout_s`, so the run shows as running before the stage starts)."""
+        self._pusher = Pusher(sink, self.journal, self.retry_seconds)
+        self.flush(timeout_s)
 
     # ------------------------------------------------------------------ internals
 
     def _record(self, kind: str, urgent: bool, **payload: Any) -> None:
         self._writer.append(kind, **payload)
         self._unpushed += 1
-        now = time.monotonic()
-        if now < self._retry_at:
+        if self._pusher is None or time.monotonic() < self._pusher.retry_at:
             return
-        due = self._unpushed >= self.batch_records or now - self._last_push >= self.batch_seconds
-        if urgent or due:
-            self._push(wait_s=0.0)
+        due = self._unpushed >= self.batch_records
+        if urgent or due or time.monotonic() - self._last_push >= self.batch_seconds:
+            self._ask()
 
-    def _push(self, wait_s: float) -> None:
-        if self.sink is None:
-            return
-        try:
-            pushed = self.sink.sync(wait_s)
-        except Unreachable as exc:
-            self._unreachable(str(exc))
-            return
-        except Exception as exc:  # tracking must never fail the task; the journal keeps all
-            self._unreachable(f"{type(exc).__name__}: {exc}")
-            return
-        if pushed is None:  # `launch sync` is pushing this task right now
-            return
-        if self._warned_unreachable and self._retry_at:
-            log.warning("MLflow at %s is reachable again", shown_uri(self.sink.uri))
-        self._unpushed, self._last_push, self._retry_at = 0, time.monotonic(), 0.0
-
-    def _unreachable(self, reason: str) -> None:
-        self._retry_at = time.monotonic() + self.retry_seconds
-        if not self._warned_unreachable:
-            self._warned_unreachable = True
-            log.warning(
-                "MLflow at %s cannot be used (%s); logging to %s only, retrying every %.0f s; "
-                "`launch sync SWEEP_DIR` sends the rest later",
-                shown_uri(self.sink.uri),
-                reason,
-                self.journal,
-                self.retry_seconds,
-            )
+    def _ask(self, force: bool = False) -> int:
+        self._unpushed, self._last_push = 0, time.monotonic()
+        return self._pusher.ask(force)
 
     def _copy_redacted(self, source: Path, copy: Path) -> None:
         if source.is_dir():
@@ -263,41 +274,12 @@ class Tracker:
             shutil.copyfile(source, copy)
 
 
-def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested params as dot keys: {"train": {"lr": 1}} -> {"train.lr": 1}; lists of plain
-    values become one comma-separated value, lists of mappings get an index."""
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{name}."))
-        elif isinstance(value, list | tuple) and any(isinstance(v, Mapping) for v in value):
-            for i, item in enumerate(value):
-                flat.update(flatten({str(i): item}, f"{name}."))
-        elif isinstance(value, list | tuple):
-            flat[name] = ",".join(str(v) for v in value) if value else "[]"
-        else:
-            flat[name] = value
-    return flat
-
-
-def config_redactor(config: SweepConfig) -> Redactor:
-    """A redactor that also knows the secrets written in the config (e.g. container.env)."""
-    redactor = Redactor()
-    redactor.learn(config.model_dump(mode="json"))
-    return redactor
-
-
-def experiment_name(config: SweepConfig) -> str:
-    return config.tracking.experiment or config.study
-
-
-# ---------------------------------------------------------------------- the sweep's parent run
+# ---------------------------------------------------------------------- a sweep's parent run
 
 
 def start_sweep_run(sweep_dir: Path, config: SweepConfig) -> str | None:
     """Create the sweep's parent run (at `launch sweep`); None when tracking is off or MLflow
-    cannot be reached now (the first task, or `launch sync`, creates it later)."""
+    cannot be used now (the first task, or `launch sync`, creates it later)."""
     if not config.tracking.enabled:
         return None
     folder = SweepFolder(sweep_dir)
@@ -323,78 +305,12 @@ def start_sweep_run(sweep_dir: Path, config: SweepConfig) -> str | None:
         return None
 
 
-def ensure_parent_run(
-    folder: SweepFolder, config: SweepConfig, store: MlflowStore, uri: str
-) -> str:
-    """The sweep's parent run in this store, created (with the resolved config) if missing."""
-    shown = shown_uri(uri)
-    with folder.lock("mlflow"):
-        meta = folder.meta()
-        runs = meta.get(PARENT_RUNS_KEY, {})
-        if shown in runs:
-            return runs[shown]
-        run_id = store.create_run(experiment_name(config), meta["id"], _sweep_tags(meta, config))
-        _log_config(store, run_id, config)
-        first = {} if meta.get("mlflow_parent_run_id") else {"mlflow_parent_run_id": run_id}
-        folder.update_meta(**{PARENT_RUNS_KEY: runs | {shown: run_id}}, **first)
-        return run_id
-
-
-def _log_config(store: MlflowStore, run_id: str, config: SweepConfig) -> None:
-    from mlflow.entities import Param
-
-    from babelsum.config import dump_config
-    from babelsum.mlflow_store import MAX_PARAM_VALUE, clean_key
-
-    redactor = config_redactor(config)
-    masked = redactor.mapping(config.model_dump(mode="json"))
-    params = [Param(clean_key(k), str(v)[:MAX_PARAM_VALUE]) for k, v in flatten(masked).items()]
-    for i in range(0, len(params), MAX_PARAMS_OR_TAGS):
-        store.call("log_batch", run_id, params=params[i : i + MAX_PARAMS_OR_TAGS], synchronous=True)
-    store.call("log_text", run_id, redactor.text(dump_config(config)), "config.yaml")
-
-
-def _sweep_tags(meta: dict[str, Any], config: SweepConfig) -> dict[str, str]:
-    return {
-        "kind": "sweep",
-        "sweep_id": str(meta["id"]),
-        "study": config.study,
-        "config_hash": str(meta.get("config_hash", "")),
-        "git_commit": str(meta.get("git_commit") or git_commit()),
-        "container_image": config.container.image if config.container else "none",
-        "executor": str(meta.get("executor", "")),
-    }
-
-
 def _parallel_tasks(config: SweepConfig, executor: str | None) -> int:
     if executor == "local":
         return config.engine.local_parallel_tasks
     from babelsum.config import STAGES
 
     return max(config.resources.for_stage(stage).array_parallelism for stage in STAGES)
-
-
-def git_commit() -> str:
-    """The commit of the babelsum checkout that runs (with -dirty for local changes)."""
-    import babelsum
-
-    root = Path(babelsum.__file__).resolve().parents[2]
-    if not (root / ".git").exists():
-        return f"unknown (babelsum {getattr(babelsum, '__version__', '?')}, not a git checkout)"
-    try:
-        sha = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "diff", "--quiet", "HEAD", "--"], timeout=10
-        ).returncode
-    except (OSError, subprocess.SubprocessError) as exc:
-        return f"unknown ({type(exc).__name__})"
-    return sha + ("-dirty" if dirty else "")
 
 
 # ---------------------------------------------------------------------- a task's run
@@ -478,7 +394,7 @@ def sync_sweep(sweep_dir: Path) -> dict[str, Any]:
             continue
         sink = RunSink(folder, config, task.key, uri, store, ends_sweep=task.stage == "gather")
         try:
-            pushed = sink.sync(wait_s=60.0)
+            pushed = sink.sync(wait_s=120.0, verify=True)
         except (Unreachable, Rejected) as exc:
             raise TrackingError(
                 f"MLflow at {shown_uri(uri)} cannot be used ({exc}); start it "

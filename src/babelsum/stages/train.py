@@ -21,6 +21,7 @@ precision the machine cannot do, and a NaN loss.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -41,6 +42,8 @@ from babelsum.training.checkpoints import checkpoint_step, resumable_checkpoint
 from babelsum.training.collate import BatchStats, make_collator
 from babelsum.training.examples import build_examples, records_in_language, validation_sample
 
+log = logging.getLogger(__name__)
+
 
 def run(ctx: StageContext) -> dict:
     # ---- 1. what to train
@@ -53,6 +56,13 @@ def run(ctx: StageContext) -> dict:
         {"model_path": spec.path, **method.model_dump(exclude_none=True), "precision": precision}
     )
     ctx.tracker.set_tags({"model": method.model, "method": method.label, "train_lang": train_lang})
+    if method.batching == "padding_free" and spec.attn_implementation != "flash_attention_2":
+        log.warning(
+            "%s: padding_free batching with %s attention masks the packed row densely; "
+            "it is fast with attn_implementation flash_attention_2 (GPU)",
+            where,
+            spec.attn_implementation,
+        )
 
     # ---- 2. examples
     from babelsum.data.splits import load_split

@@ -1,0 +1,206 @@
+"""A sweep's runs in MLflow: one experiment per study, a parent run per sweep holding the
+resolved config, a child run per task, and how a task's journal reaches its run.
+
+The parent run's id is kept in sweep.json (per tracking store), a task's run id in the task's
+`mlflow_sync.json`, so a requeued or resubmitted task logs into its existing run.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from babelsum.mlflow_store import (
+    MAX_PARAM_VALUE,
+    MAX_PARAMS_OR_TAGS,
+    Missing,
+    MlflowStore,
+    Unreachable,
+    clean_key,
+    flatten,
+)
+from babelsum.redaction import Redactor
+from babelsum.state import SweepFolder
+from babelsum.task_journal import StoreSync, SyncState, read_entries, timed_lock
+from babelsum.tracking_store import URI_KEY, shown_uri
+
+if TYPE_CHECKING:
+    from babelsum.config import SweepConfig
+
+log = logging.getLogger("babelsum.tracking")
+
+PARENT_RUNS_KEY = "mlflow_parent_runs"  # sweep.json: shown store URI -> parent run id
+
+
+def experiment_name(config: SweepConfig) -> str:
+    return config.tracking.experiment or config.study
+
+
+def config_redactor(config: SweepConfig) -> Redactor:
+    """A redactor that also knows the secrets written in the config (e.g. container.env)."""
+    redactor = Redactor()
+    redactor.learn(config.model_dump(mode="json"))
+    return redactor
+
+
+class RunSink:
+    """Pushes one task's journal to its MLflow run, creating the run on first use."""
+
+    def __init__(
+        self,
+        folder: SweepFolder,
+        config: SweepConfig,
+        key: str,
+        uri: str,
+        store: MlflowStore | None = None,
+        ends_sweep: bool = False,
+    ):
+        self.folder, self.config, self.key, self.uri = folder, config, key, uri
+        self.store = store or MlflowStore(uri)
+        self.ends_sweep = ends_sweep  # gather: its start and end are the sweep's
+        self.state = SyncState(folder.task_dir(key))
+
+    def sync(self, wait_s: float, verify: bool = False) -> int | None:
+        """Push what the store lacks; the number of records pushed, or None if another
+        process holds the task's sync lock for longer than `wait_s`. `verify` first checks
+        that the store still has the task's run (one more request)."""
+        with self.state.lock(wait_s) as held:
+            if not held:
+                return None
+            try:
+                sync = self.state.load(shown_uri(self.uri))
+                if verify and sync.run_id is not None:
+                    self.store.call("get_run", sync.run_id)
+                return self._push(sync, wait_s)
+            except Missing:
+                # the store was reset or the run deleted: the journal holds everything
+                self.store.forget_experiments()
+                log.warning(
+                    "the MLflow run of %s is gone from %s; sending its journal again, into a "
+                    "new run",
+                    self.key,
+                    shown_uri(self.uri),
+                )
+                return self._push(StoreSync(), wait_s)
+
+    def _push(self, sync: StoreSync, wait_s: float) -> int:
+        shown = shown_uri(self.uri)
+        if sync.run_id is None:
+            sync.run_id = self._create_run(wait_s)
+            self.state.save(shown, sync)
+        rejected_before, pushed_before = len(sync.rejected), sync.pushed
+        self.store.push(
+            sync.run_id,
+            read_entries(self.folder.journal_path(self.key), sync.offset),
+            self.folder.task_dir(self.key),
+            sync,
+            save=lambda: self.state.save(shown, sync),
+            on_status=self._sweep_status if self.ends_sweep else None,
+        )
+        for refused in sync.rejected[rejected_before:]:
+            log.warning("MLflow refused a record of %s: %s", self.key, refused["error"])
+        return sync.pushed - pushed_before
+
+    def _create_run(self, wait_s: float) -> str:
+        parent = ensure_parent_run(
+            self.folder, self.config, self.store, self.uri, wait_s, verify=True
+        )
+        return self.store.create_run(
+            experiment_name(self.config), self.key, {"mlflow.parentRunId": parent}
+        )
+
+    def _sweep_status(self, status: str, end_ms: int | None) -> None:
+        parent = ensure_parent_run(self.folder, self.config, self.store, self.uri)
+        if end_ms is None:
+            self.store.call("update_run", parent, status=status)
+        else:
+            self.store.call("set_terminated", parent, status=status, end_time=end_ms)
+
+
+def ensure_parent_run(
+    folder: SweepFolder,
+    config: SweepConfig,
+    store: MlflowStore,
+    uri: str,
+    wait_s: float = 60.0,
+    verify: bool = False,
+) -> str:
+    """The sweep's parent run in this store, created (with the resolved config) if missing;
+    `verify` also replaces a recorded run that the store no longer has.
+
+    One process creates it while the others wait, at most `wait_s`: a server that hangs must
+    not queue every starting task behind it.
+    """
+    shown = shown_uri(uri)
+    with timed_lock(folder.root / ".mlflow.lock", wait_s) as held:
+        if not held:
+            raise Unreachable("another task has been creating the sweep's MLflow run for too long")
+        meta = folder.meta()
+        runs = meta.get(PARENT_RUNS_KEY, {})
+        if shown in runs and not (verify and _gone(store, runs[shown])):
+            return runs[shown]
+        run_id = store.create_run(experiment_name(config), meta["id"], sweep_tags(meta, config))
+        _log_config(store, run_id, config)
+        # mlflow_parent_run_id names the run in the sweep's first store
+        first = meta.get(URI_KEY, shown) == shown or not meta.get("mlflow_parent_run_id")
+        main = {"mlflow_parent_run_id": run_id} if first else {}
+        folder.update_meta(**{PARENT_RUNS_KEY: runs | {shown: run_id}}, **main)
+        return run_id
+
+
+def _gone(store: MlflowStore, run_id: str) -> bool:
+    try:
+        store.call("get_run", run_id)
+    except Missing:
+        return True
+    return False
+
+
+def _log_config(store: MlflowStore, run_id: str, config: SweepConfig) -> None:
+    from mlflow.entities import Param
+
+    from babelsum.config import dump_config
+
+    redactor = config_redactor(config)
+    masked = redactor.mapping(config.model_dump(mode="json"))
+    params = [Param(clean_key(k), str(v)[:MAX_PARAM_VALUE]) for k, v in flatten(masked).items()]
+    for i in range(0, len(params), MAX_PARAMS_OR_TAGS):
+        store.call("log_batch", run_id, params=params[i : i + MAX_PARAMS_OR_TAGS], synchronous=True)
+    store.call("log_text", run_id, redactor.text(dump_config(config)), "config.yaml")
+
+
+def sweep_tags(meta: dict[str, Any], config: SweepConfig) -> dict[str, str]:
+    return {
+        "kind": "sweep",
+        "sweep_id": str(meta["id"]),
+        "study": config.study,
+        "config_hash": str(meta.get("config_hash", "")),
+        "git_commit": str(meta.get("git_commit") or git_commit()),
+        "container_image": config.container.image if config.container else "none",
+        "executor": str(meta.get("executor", "")),
+    }
+
+
+def git_commit() -> str:
+    """The commit of the babelsum checkout that runs (with -dirty for local changes)."""
+    import babelsum
+
+    root = Path(babelsum.__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return f"unknown (babelsum {getattr(babelsum, '__version__', '?')}, not a git checkout)"
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "diff", "--quiet", "HEAD", "--"], timeout=10
+        ).returncode
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"unknown ({type(exc).__name__})"
+    return sha + ("-dirty" if dirty else "")
