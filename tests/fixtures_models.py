@@ -21,28 +21,9 @@ CACHE = REPO / ".cache"
 
 def tokenizer_corpus() -> list[str]:
     """The synthetic corpus the tiny tokenizers learn from."""
-    try:
-        from babelsum.models.tiny import tokenizer_corpus
+    from babelsum.models.tiny import tokenizer_corpus
 
-        return tokenizer_corpus()
-    except ImportError:  # TEMPORARY until the data issue lands babelsum.data.synthetic
-        return _stand_in_corpus()
-
-
-def _stand_in_corpus() -> list[str]:
-    from babel import Locale
-
-    sentences = {
-        "en": "{c} is a country. Its capital has many people. The economy depends on trade.",
-        "fr": "{c} est un pays. Sa capitale compte de nombreux habitants. L'économie repose sur le commerce.",
-        "de": "{c} ist ein Land. Die Hauptstadt hat viele Einwohner. Die Wirtschaft beruht auf Handel.",
-        "ja": "{c}は国である。首都には多くの人が住んでいる。経済は貿易に支えられている。",
-    }
-    return [
-        text.format(c=name)
-        for lang, text in sentences.items()
-        for name in list(Locale.parse(lang).territories.values())[:150]
-    ]
+    return tokenizer_corpus()
 
 
 def build_cached_tiny_models() -> dict[str, Path]:

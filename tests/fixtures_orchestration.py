@@ -9,6 +9,11 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 FAKE = "tests.orchestration_stages"
+# full fine-tuning over 2 processes (its own resources), LoRA in the stage's 1 process
+TWO_RESOURCE_GROUPS = [
+    {"model": "tiny", "method": "full", "resources": {"tasks_per_node": 2}},
+    {"model": "tiny", "method": "lora"},
+]
 
 
 def fake_sweep_config(engine_overrides: dict | None = None, **changes) -> dict:

@@ -26,7 +26,7 @@ def run(ctx: StageContext) -> dict:
     inputs = {key: (ctx.output_of(key) / "value.txt").read_text() for key in ctx.task.needs}
     (ctx.output_dir / "value.txt").write_text(ctx.task.key)
     ctx.tracker.log_metrics({"inputs": len(inputs)})
-    return {"inputs": len(inputs)}
+    return {"inputs": len(inputs), "processes": ctx.world_size}
 
 
 def gather(ctx: StageContext) -> dict:

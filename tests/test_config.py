@@ -1,11 +1,13 @@
 """Config validation: every problem at once, one line each, naming the field and what is allowed."""
 
+import copy
+
 import pytest
 import yaml
 
 from babelsum.cli import main
 from babelsum.config import ConfigError, load_config, parse_override, validate_config
-from babelsum.plan import make_plan
+from babelsum.plan import Plan, make_plan
 
 MINIMAL = {
     "study": "t",
@@ -86,6 +88,25 @@ def test_overrides(tmp_path):
     assert config.resources.for_stage("train").gpus_per_node == 4
     assert config.resources.for_stage("prepare").gpus_per_node == 0
     assert parse_override("a.b[2].c=x") == (["a", "b", 2, "c"], "x")
+
+
+def test_a_train_method_can_have_its_own_resources(tmp_path):
+    data = copy.deepcopy(MINIMAL)
+    data["resources"] = {"train": {"gpus_per_node": 1, "time": "04:00:00"}}
+    data["train"]["methods"].append(
+        {"model": data["train"]["methods"][0]["model"], "method": "full", "name": "full-ds",
+         "resources": {"gpus_per_node": 4, "tasks_per_node": 4}}
+    )  # fmt: skip
+    plan = make_plan(validate_config(data))
+    groups = plan.stage("train").groups()
+    assert [(r.gpus_per_node, r.processes, r.time, len(t)) for r, t in groups] == [
+        (1, 1, "04:00:00", len(data["train"]["languages"])),
+        (4, 4, "04:00:00", len(data["train"]["languages"])),
+    ]
+    assert Plan.from_json(plan.to_json()) == plan
+    data["train"]["methods"][1]["resources"] = {"gpus_per_node": -1}
+    with pytest.raises(ConfigError, match=r"train.methods\[1\].resources.gpus_per_node"):
+        validate_config(data)
 
 
 @pytest.mark.parametrize(

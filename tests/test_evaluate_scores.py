@@ -33,6 +33,14 @@ def test_a_prediction_in_another_language_is_off_language():
     assert out["output_language"] == "fr" and out["off_language"] is True
 
 
+def test_an_output_too_short_to_tell_is_not_counted_off_language():
+    outputs = [check_and_score(record(text)) for text in (".", "C.", "Lyon is a river city.")]
+    assert [o["output_language"] for o in outputs[:2]] == ["und", "und"]
+    assert [o["off_language"] for o in outputs] == [None, None, False]
+    cell = cell_scores(outputs, "en", bootstrap_samples=50, seed=0)
+    assert cell["off_language_share"] == 0.0 and cell["undetermined_language"] == 2
+
+
 def test_failed_and_empty_predictions():
     failed = check_and_score(record(None, "failed", reason="RuntimeError: out of memory"))
     assert failed["rouge"] is None and failed["output_language"] is None

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from babelsum.cli import main
 from babelsum.state import SweepFolder
+from tests.fixtures_orchestration import TWO_RESOURCE_GROUPS
 
 EVAL_FR = [
     "evaluate/tiny/full-fr/en/novel",
@@ -42,6 +43,25 @@ def test_sweep_runs_every_stage(fake_config_file, tmp_path, capsys):
     cells = json.loads((SweepFolder(sweep).output_dir("gather") / "cells.json").read_text())
     assert len(cells["present"]) == 6 and cells["missing"] == []
     assert oct(sweep.stat().st_mode & 0o777) == "0o700"  # submitit pickles are code
+
+
+def test_a_train_method_with_its_own_resources_runs_with_them(fake_config_file, tmp_path, capsys):
+    train = {"languages": ["en", "fr"], "methods": TWO_RESOURCE_GROUPS}
+    config = fake_config_file(train=train)
+    sweep = tmp_path / "sweep"
+    assert main(["sweep", str(config), "--sweep-dir", str(sweep), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "train: 2 task(s), 2 process(es) each" in out
+    assert "train: 2 task(s), 1 process(es) each" in out
+    assert main(["sweep", str(config), "--sweep-dir", str(sweep), "--quiet"]) == 0
+    tasks = status_json(sweep, capsys)
+    processes = {k: t["summary"]["processes"] for k, t in tasks.items() if k.startswith("train/")}
+    assert processes == {
+        "train/tiny/full/en": 2,
+        "train/tiny/full/fr": 2,
+        "train/tiny/lora/en": 1,
+        "train/tiny/lora/fr": 1,
+    }
 
 
 def test_failed_task_blocks_dependents_and_resubmit_reruns_exactly_them(

@@ -9,6 +9,7 @@ import pytest
 
 from babelsum.cli import main
 from babelsum.state import SweepFolder
+from tests.fixtures_orchestration import TWO_RESOURCE_GROUPS
 
 pytestmark = pytest.mark.usefixtures("slurm_cluster")
 
@@ -53,6 +54,28 @@ def test_same_results_on_local_and_slurm_with_split_arrays(fake_config_file, tmp
     assert outputs(local) == outputs(slurm)
     tasks = statuses(slurm, capsys)
     assert all(t["job_id"] for t in tasks.values())
+
+
+def test_a_train_method_with_its_own_resources_gets_an_array_of_its_own(
+    fake_config_file, tmp_path, capsys
+):
+    config = fake_config_file(train={"languages": ["en", "fr"], "methods": TWO_RESOURCE_GROUPS})
+    sweep = tmp_path / "sweep"
+    assert main(["sweep", str(config), "--sweep-dir", str(sweep), "--executor", "slurm"]) == 0
+    out = capsys.readouterr().out
+    train_line = next(line for line in out.splitlines() if line.strip().startswith("train"))
+    assert train_line.count(",") == 1, train_line  # two array jobs
+    wait_until(lambda: all(t["state"] == "done" for t in statuses(sweep, capsys).values()))
+    train = {k: t for k, t in statuses(sweep, capsys).items() if k.startswith("train/")}
+    assert {k: t["summary"]["processes"] for k, t in train.items()} == {
+        "train/tiny/full/en": 2,
+        "train/tiny/full/fr": 2,
+        "train/tiny/lora/en": 1,
+        "train/tiny/lora/fr": 1,
+    }
+    arrays = {k: t["array_job_id"] for k, t in train.items()}
+    assert arrays["train/tiny/full/en"] == arrays["train/tiny/full/fr"]
+    assert arrays["train/tiny/full/en"] != arrays["train/tiny/lora/en"]
 
 
 def test_failed_task_on_slurm_blocks_dependents_then_resubmit(

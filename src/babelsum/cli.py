@@ -91,17 +91,17 @@ def print_dry_run(plan: Plan, config, sweep_dir: Path, executor: str) -> None:
     )
     print(f"sweep folder would be: {sweep_dir}")
     for stage in plan.stages:
-        res = stage.resources
-        print(f"\n{stage.name}: {len(stage.tasks)} task(s), {res.processes} process(es) each")
-        for task in stage.tasks[:3]:
-            print(f"  {task.key}")
-        if len(stage.tasks) > 3:
-            print(f"  ... ({len(stage.tasks) - 3} more)")
-        if executor == "slurm":
-            from babelsum.backends.slurm import sbatch_preview
+        for res, tasks in stage.groups():
+            print(f"\n{stage.name}: {len(tasks)} task(s), {res.processes} process(es) each")
+            for task in tasks[:3]:
+                print(f"  {task.key}")
+            if len(tasks) > 3:
+                print(f"  ... ({len(tasks) - 3} more)")
+            if executor == "slurm":
+                from babelsum.backends.slurm import sbatch_preview
 
-            lines = sbatch_preview(stage.name, len(stage.tasks), config, res, sweep_dir)
-            print("  sbatch " + " ".join(lines))
+                lines = sbatch_preview(stage.name, len(tasks), config, res, sweep_dir)
+                print("  sbatch " + " ".join(lines))
 
 
 # ------------------------------------------------------------------ status
@@ -159,6 +159,7 @@ def print_status(
                             "reason": v.status.reason,
                             "attempts": v.status.attempts,
                             "job_id": v.status.job_id,
+                            "array_job_id": v.status.array_job_id,
                             "host": v.status.host,
                             "summary": v.status.summary,
                         }
@@ -254,12 +255,15 @@ def _override_resources(
 
     data = plan.to_json()
     for stage in data["stages"]:
-        if stage["name"] in stages:
+        if stage["name"] not in stages:
+            continue
+        own = [t["resources"] for t in stage["tasks"] if "resources" in t]
+        for resources in [stage["resources"], *own]:
             if mem:
-                stage["resources"]["mem"] = mem
+                resources["mem"] = mem
             if time_limit:
-                stage["resources"]["time"] = time_limit
-            Resources.model_validate(stage["resources"])  # same checks as the config's
+                resources["time"] = time_limit
+            Resources.model_validate(resources)  # same checks as the config's
     write_json(folder.plan_path, data)
 
 

@@ -124,9 +124,11 @@ class ResourcesConfig(Strict):
     judge: ResourceOverrides = Field(default_factory=ResourceOverrides)
     gather: ResourceOverrides = Field(default_factory=ResourceOverrides)
 
-    def for_stage(self, stage: str) -> Resources:
-        override = getattr(self, stage).model_dump(exclude_none=True)
-        merged = self.default.model_dump() | override
+    def for_stage(self, stage: str, method: ResourceOverrides | None = None) -> Resources:
+        """The stage's resources; for a train task, with its method's overrides on top."""
+        merged = self.default.model_dump() | getattr(self, stage).model_dump(exclude_none=True)
+        if method is not None:
+            merged |= method.model_dump(exclude_none=True)
         return Resources.model_validate(merged)
 
 
@@ -275,6 +277,9 @@ class TrainMethod(Strict):
     rouge_every_steps: NonNegativeInt = 0  # 0 = off
     rouge_samples: PositiveInt = 8
     seed: int = 0
+    # this method's own SLURM resources, over `resources.train` (e.g. 4 GPUs for full
+    # fine-tuning under DeepSpeed, 1 for QLoRA); its tasks get an array of their own
+    resources: ResourceOverrides | None = None
 
     @property
     def label(self) -> str:

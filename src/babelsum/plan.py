@@ -25,6 +25,7 @@ class Task:
     params: dict[str, Any] = field(default_factory=dict)
     needs: tuple[str, ...] = ()  # upstream tasks that must be done before this one runs
     uses: tuple[str, ...] = ()  # upstream tasks read when present (gather works with holes)
+    resources: Resources | None = None  # when not the stage's (a train method's own)
 
     @property
     def params_hash(self) -> str:
@@ -32,7 +33,7 @@ class Task:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "stage": self.stage,
             "index": self.index,
             "key": self.key,
@@ -40,11 +41,21 @@ class Task:
             "needs": list(self.needs),
             "uses": list(self.uses),
         }
+        if self.resources is not None:
+            data["resources"] = self.resources.model_dump()
+        return data
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Task:
+        resources = d.get("resources")
         return cls(
-            d["stage"], d["index"], d["key"], d["params"], tuple(d["needs"]), tuple(d["uses"])
+            d["stage"],
+            d["index"],
+            d["key"],
+            d["params"],
+            tuple(d["needs"]),
+            tuple(d["uses"]),
+            Resources.model_validate(resources) if resources is not None else None,
         )
 
 
@@ -53,6 +64,16 @@ class StagePlan:
     name: str
     tasks: list[Task]
     resources: Resources
+
+    def groups(self, tasks: list[Task] | None = None) -> list[tuple[Resources, list[Task]]]:
+        """`tasks` (default: all) grouped by the resources they run with, in plan order:
+        each group is one array job on SLURM."""
+        groups: dict[str, tuple[Resources, list[Task]]] = {}
+        for task in self.tasks if tasks is None else tasks:
+            resources = task.resources or self.resources
+            key = resources.model_dump_json()
+            groups.setdefault(key, (resources, []))[1].append(task)
+        return list(groups.values())
 
 
 @dataclass(frozen=True)
@@ -116,9 +137,10 @@ def make_plan(config: SweepConfig) -> Plan:
     """Expand a config into stages of tasks, in the order they run."""
     stages: list[StagePlan] = []
 
-    def add(name: str, specs: list[tuple[str, dict[str, Any], tuple[str, ...], tuple[str, ...]]]):
+    def add(name: str, specs: list[tuple], own: dict[str, Resources] | None = None):
+        """specs: (key, params, needs, uses); own: resources of tasks unlike their stage's."""
         tasks = [
-            Task(name, i, key, params, needs, uses)
+            Task(name, i, key, params, needs, uses, (own or {}).get(key))
             for i, (key, params, needs, uses) in enumerate(specs)
         ]
         stages.append(StagePlan(name, tasks, config.resources.for_stage(name)))
@@ -135,12 +157,15 @@ def make_plan(config: SweepConfig) -> Plan:
         upstream = tuple(t.key for t in shards)
     split = add("split", [("split", {}, upstream, ())])[0]
 
-    train_specs = []
+    train_specs, own = [], {}
     for m in config.train.methods:
         for lang in config.train.languages:
             params = {"model": m.model, "method": m.label, "train_lang": lang}
-            train_specs.append((train_key(m.model, m.label, lang), params, (split.key,), ()))
-    trained = add("train", train_specs)
+            key = train_key(m.model, m.label, lang)
+            train_specs.append((key, params, (split.key,), ()))
+            if m.resources is not None:
+                own[key] = config.resources.for_stage("train", m.resources)
+    trained = add("train", train_specs, own)
 
     eval_specs = []
     base_models = (

@@ -101,16 +101,18 @@ def run_local(
             if not todo:
                 continue
             bar = progress.add_task(stage.name, total=len(todo), note="")
-            processes = stage.resources.processes
-            # a multi-process task already uses several cores: run those one at a time
-            workers = 1 if processes > 1 else min(parallel, len(todo))
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                runs = {pool.submit(run_one, folder, t, processes, env): t for t in todo}
-                failed = 0
-                for future in as_completed(runs):
-                    codes[runs[future].key] = code = future.result()
-                    failed += code != 0
-                    progress.update(bar, advance=1, note=f"[red]{failed} failed" if failed else "")
+            failed = 0
+            for resources, group in stage.groups(todo):
+                processes = resources.processes
+                # a multi-process task already uses several cores: run those one at a time
+                workers = 1 if processes > 1 else min(parallel, len(group))
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    runs = {pool.submit(run_one, folder, t, processes, env): t for t in group}
+                    for future in as_completed(runs):
+                        codes[runs[future].key] = code = future.result()
+                        failed += code != 0
+                        note = f"[red]{failed} failed" if failed else ""
+                        progress.update(bar, advance=1, note=note)
     return codes
 
 

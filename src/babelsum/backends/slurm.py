@@ -162,49 +162,51 @@ def submit(
         if not todo:
             continue
         dependency = "afterany:" + ":".join(upstream_ids) if upstream_ids else None
-        executor = submitit.SlurmExecutor(
-            folder=folder.jobs_dir / stage.name / "%j",
-            python=python,
-            max_num_timeout=config.engine.max_timeouts,
-        )
-        executor.update_parameters(
-            setup=task_setup_lines(config),
-            **sbatch_parameters(stage.name, config, stage.resources, dependency),
-        )
         array_ids = []
-        for chunk in chunks(todo, limit):
-            call = TaskCall()
-            n = len(chunk)
-            try:
-                jobs = executor.map_array(
-                    call, [str(folder.root)] * n, [stage.name] * n, [t.index for t in chunk]
-                )
-            except (
-                submitit.core.utils.FailedJobError,
-                subprocess.CalledProcessError,
-                OSError,
-            ) as exc:
-                raise SubmitError(
-                    f"sbatch refused the {stage.name} array: {str(exc).strip()[:500]}"
-                ) from None
-            array_id = jobs[0].job_id.split("_")[0]
-            array_ids.append(array_id)
-            for position, (task, job) in enumerate(zip(chunk, jobs, strict=True)):
-                folder.update_status(
-                    task,
-                    durable=False,
-                    state="pending",
-                    executor="slurm",
-                    job_id=job.job_id,
-                    array_job_id=array_id,
-                    array_task_id=position,
-                    reason=None,
-                    error=None,
-                )
+        # one array per resource group: train methods may ask for other resources than the stage
+        for resources, group in stage.groups(todo):
+            executor = submitit.SlurmExecutor(
+                folder=folder.jobs_dir / stage.name / "%j",
+                python=python,
+                max_num_timeout=config.engine.max_timeouts,
+            )
+            executor.update_parameters(
+                setup=task_setup_lines(config),
+                **sbatch_parameters(stage.name, config, resources, dependency),
+            )
+            for chunk in chunks(group, limit):
+                array_ids.append(submit_array(folder, executor, stage.name, chunk))
         submitted.append(StageSubmission(stage.name, array_ids, len(todo)))
         upstream_ids = array_ids
     folder.update_meta(executor="slurm")
     return submitted
+
+
+def submit_array(
+    folder: SweepFolder, executor: submitit.SlurmExecutor, stage: str, tasks: list[Task]
+) -> str:
+    """Submit `tasks` as one array job; record each task's job ids; the array's job id."""
+    n = len(tasks)
+    try:
+        jobs = executor.map_array(
+            TaskCall(), [str(folder.root)] * n, [stage] * n, [t.index for t in tasks]
+        )
+    except (submitit.core.utils.FailedJobError, subprocess.CalledProcessError, OSError) as exc:
+        raise SubmitError(f"sbatch refused the {stage} array: {str(exc).strip()[:500]}") from None
+    array_id = jobs[0].job_id.split("_")[0]
+    for position, (task, job) in enumerate(zip(tasks, jobs, strict=True)):
+        folder.update_status(
+            task,
+            durable=False,
+            state="pending",
+            executor="slurm",
+            job_id=job.job_id,
+            array_job_id=array_id,
+            array_task_id=position,
+            reason=None,
+            error=None,
+        )
+    return array_id
 
 
 def queued_jobs() -> set[str] | None:

@@ -153,7 +153,8 @@ def _section(cells, matrices, config, model, method, test_set, heatmaps, root: P
     parts.append(
         "**Generation health.** Failed generations (share of the cell's articles):\n\n"
         f"{tables.markdown(m('failure_share'))}\n\n"
-        "Outputs in another language than asked (share of the answered articles):\n\n"
+        "Outputs in another language than asked (share of the answered articles; outputs with "
+        "fewer than 3 letters cannot be told and are left out):\n\n"
         f"{tables.markdown(m('off_language_share'))}"
     )
     if any(q.quantity == "judge_delta" for q in matrices):

@@ -236,6 +236,10 @@ def predict(model, tokenizer, spec: ModelSpec, records: list[dict], rows: list[i
 # ---------------------------------------------------------------- 5. checks and scores
 
 
+MIN_LETTERS_FOR_LANGUAGE = 3
+UNDETERMINED = "und"  # ISO 639-2 for "undetermined"
+
+
 def check_and_score(record: dict, stem: bool = True) -> dict:
     """The output record of one example: its language, and ROUGE (0 without a prediction)."""
     from babelsum.language_id import detect_language
@@ -245,7 +249,10 @@ def check_and_score(record: dict, stem: bool = True) -> dict:
     if not (record.get("reference") or "").strip():
         record["status"], record["reason"] = "failed", "the test article has no reference summary"
     prediction = record.get("prediction") if record["status"] == "ok" else None
-    if prediction is not None:
+    if prediction is not None and sum(c.isalpha() for c in prediction) < MIN_LETTERS_FOR_LANGUAGE:
+        # "." or "12" reads as some language to langid; say it cannot be told instead
+        record["output_language"], record["off_language"] = UNDETERMINED, None
+    elif prediction is not None:
         record["output_language"], confidence = detect_language(prediction)
         record["output_language_confidence"] = round(confidence, 4)
         record["off_language"] = record["output_language"] != target
@@ -271,6 +278,7 @@ def cell_scores(
     statuses = Counter(p["status"] for p in predictions)
     answered = [p for p in predictions if p["status"] == "ok"]
     off = sum(bool(p["off_language"]) for p in answered)
+    judged = [p for p in answered if p["off_language"] is not None]
     zero = dict.fromkeys(ROUGE_TYPES, 0.0)
     per_document = [p["rouge"] or zero for p in predictions]
     targets = Counter(p["summary_language"] for p in predictions)
@@ -282,8 +290,9 @@ def cell_scores(
         "empty": statuses["empty"],
         "failure_share": statuses["failed"] / n if n else None,
         "off_language": off,
-        # share of the answered examples whose text reads as another language
-        "off_language_share": off / len(answered) if answered else None,
+        # share of the answered examples (with enough letters to tell) in another language
+        "off_language_share": off / len(judged) if judged else None,
+        "undetermined_language": len(answered) - len(judged),
         "output_languages": dict(Counter(p["output_language"] for p in answered)),
         "failure_reasons": dict(
             Counter(p["reason"] for p in predictions if p["status"] == "failed")
