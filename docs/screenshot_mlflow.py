@@ -1,6 +1,6 @@
 """Screenshot of the MLflow UI's compare view of two training runs, for the docs.
 
-    python docs/screenshot_mlflow.py SWEEP_DIR [--out docs/mlflow-compare.png]
+    python docs/screenshot_mlflow.py SWEEP_DIR [--out docs/mlflow-compare.png] [--tasks KEY KEY]
     python docs/screenshot_mlflow.py --demo    [--out docs/mlflow-compare.png]
 
 With SWEEP_DIR it serves the sweep's local MLflow store (as `launch ui` does) and opens the
@@ -77,7 +77,7 @@ def wait_until_up(url: str, timeout_s: float = 120) -> None:
     raise SystemExit(f"the MLflow server at {url} did not answer in {timeout_s} s")
 
 
-def compare_url(base: str, sweep_dir: Path) -> str:
+def compare_url(base: str, sweep_dir: Path, tasks: list[str] | None = None) -> str:
     from babelsum.runner import load_sweep
     from babelsum.tracking import experiment_name
     from mlflow import MlflowClient
@@ -88,6 +88,11 @@ def compare_url(base: str, sweep_dir: Path) -> str:
     runs = client.search_runs(
         [experiment.experiment_id], "tags.stage = 'train'", order_by=["tags.task_key"]
     )
+    if tasks:
+        runs = sorted(
+            (r for r in runs if r.data.tags.get("task_key") in tasks),
+            key=lambda r: tasks.index(r.data.tags["task_key"]),
+        )
     if len(runs) < 2:
         raise SystemExit(f"{sweep_dir} has {len(runs)} train run(s) in MLflow; two are needed")
     ids = [r.info.run_id for r in runs[:2]]
@@ -104,7 +109,8 @@ class Browser:
         browser = shutil.which("chromium") or shutil.which("chromium-browser")
         if browser is None:
             raise SystemExit("no chromium on PATH (Debian: apt-get install chromium)")
-        self.profile = tempfile.TemporaryDirectory()
+        # chromium's helper processes may still write to the profile as it closes
+        self.profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
         to_browser, self._send = os.pipe()
         self._receive, from_browser = os.pipe()
 
@@ -168,7 +174,7 @@ class Browser:
         self.profile.cleanup()
 
 
-def screenshot(url: str, out: Path, width: int = 1500, height: int = 3600) -> None:
+def screenshot(url: str, out: Path, width: int = 1500, height: int = 6000) -> None:
     """Open `url`, wait for the compare view, close MLflow's assistant panel, capture it all."""
     browser = Browser(width, height)
     try:
@@ -185,12 +191,14 @@ def screenshot(url: str, out: Path, width: int = 1500, height: int = 3600) -> No
             "document.querySelector('[data-component-id=\"mlflow.assistant.chat_panel.close\"]')"
             "?.click()"
         )
-        # tables scroll inside boxes of a fixed height: let them grow so every row shows
+        # tables scroll inside boxes of a fixed height: make each as tall as its rows (a height
+        # of 'auto' would collapse the virtualized lists, whose rows are placed absolutely)
         browser.evaluate(
             "for (const e of document.querySelectorAll('main *, [role=main] *')) {"
             "  const y = getComputedStyle(e).overflowY;"
-            "  if ((y === 'auto' || y === 'scroll') && e.scrollHeight > e.clientHeight + 4) {"
-            "    e.style.maxHeight = 'none'; e.style.height = 'auto'; e.style.overflowY = 'visible';"
+            "  if (['auto', 'scroll', 'hidden'].includes(y) && e.scrollHeight > e.clientHeight + 4) {"
+            "    e.style.maxHeight = 'none'; e.style.height = e.scrollHeight + 'px';"
+            "    e.style.overflowY = 'visible';"
             "  }"
             "}"
         )
@@ -221,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sweep_dir", nargs="?", type=Path)
     parser.add_argument("--demo", action="store_true", help="make a demo sweep to photograph")
     parser.add_argument("--out", type=Path, default=Path("docs/mlflow-compare.png"))
+    parser.add_argument("--tasks", nargs=2, metavar="KEY", help="the two train tasks to compare")
     args = parser.parse_args(argv)
     if args.demo == (args.sweep_dir is not None):
         parser.error("give a SWEEP_DIR or --demo")
@@ -235,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             base = f"http://127.0.0.1:{port}"
             wait_until_up(base)
-            url = compare_url(base, sweep_dir)
+            url = compare_url(base, sweep_dir, args.tasks)
             screenshot(url, args.out)
         finally:
             os.killpg(server.pid, 15)
