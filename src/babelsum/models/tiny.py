@@ -27,6 +27,14 @@ HIDDEN = 64
 # prompt's last token, and the tests want varied (if meaningless) text.
 INIT_STD = 0.1
 LAYERS = 2
+# the size of every tiny decoder-only model (Qwen2, Phi3, Gemma3 name these alike)
+DECODER_SHAPE = {
+    "hidden_size": HIDDEN,
+    "initializer_range": INIT_STD,
+    "intermediate_size": 2 * HIDDEN,
+    "num_hidden_layers": LAYERS,
+    "num_attention_heads": 4,
+}
 
 # Chat templates in each family's own style, trimmed of tool calling.
 QWEN2_CHAT_TEMPLATE = (
@@ -174,11 +182,7 @@ def _qwen2(texts: list[str]):
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in specials}
     config = Qwen2Config(
         vocab_size=len(tokenizer),
-        hidden_size=HIDDEN,
-        initializer_range=INIT_STD,
-        intermediate_size=2 * HIDDEN,
-        num_hidden_layers=LAYERS,
-        num_attention_heads=4,
+        **DECODER_SHAPE,
         num_key_value_heads=2,
         max_position_embeddings=32768,
         tie_word_embeddings=True,
@@ -223,11 +227,7 @@ def _phi3(texts: list[str]):
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in specials}
     config = Phi3Config(
         vocab_size=len(tokenizer),
-        hidden_size=HIDDEN,
-        initializer_range=INIT_STD,
-        intermediate_size=2 * HIDDEN,
-        num_hidden_layers=LAYERS,
-        num_attention_heads=4,
+        **DECODER_SHAPE,
         num_key_value_heads=2,
         max_position_embeddings=131072,
         original_max_position_embeddings=4096,
@@ -277,11 +277,7 @@ def _gemma3(texts: list[str]):
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in named + turns}
     config = Gemma3TextConfig(
         vocab_size=len(tokenizer),
-        hidden_size=HIDDEN,
-        initializer_range=INIT_STD,
-        intermediate_size=2 * HIDDEN,
-        num_hidden_layers=LAYERS,
-        num_attention_heads=4,
+        **DECODER_SHAPE,
         num_key_value_heads=1,
         head_dim=16,
         query_pre_attn_scalar=16,
