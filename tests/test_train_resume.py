@@ -63,7 +63,7 @@ def test_resumes_only_checkpoints_made_with_the_same_settings(train_sweep):
     index = train_index(sweep, "qwen2", "full")
     assert run_task(sweep, "train", index)["steps"] == 8
 
-    change_method(sweep, max_steps=12)  # train longer: continues where it stopped
+    change_method(sweep, max_steps=12, resources={"mem": "8G"})  # longer: continues
     summary = run_task(sweep, "train", index)
     assert summary["resumed_from_step"] == 8 and summary["steps"] == 12
 

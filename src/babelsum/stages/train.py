@@ -191,6 +191,8 @@ def load_for_method(spec: ModelSpec, method: TrainMethod, precision: str, where:
 # changing these does not invalidate a checkpoint (e.g. raise max_steps to train longer)
 RESUMABLE_CHANGES = {"max_steps", "epochs", "save_steps", "save_total_limit", "logging_steps"}
 RESUMABLE_CHANGES |= {"rouge_every_steps", "rouge_samples"}
+# nor do the method's SLURM resources (mem, time...): the process count is checked apart
+RESUMABLE_CHANGES |= {"resources"}
 
 
 def checkpoint_settings(ctx: StageContext, method: TrainMethod, spec: ModelSpec) -> dict:
