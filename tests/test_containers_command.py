@@ -85,6 +85,25 @@ def test_folders_the_config_reads_from_are_bound(tmp_path, monkeypatch):
     ]
 
 
+def test_slurm_jobs_bind_the_folders_the_config_reads_from(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models" / "tiny").mkdir(parents=True)
+    config = validate_config(
+        {
+            "study": "binds",
+            "languages": ["en"],
+            "models": {"tiny": {"path": "models/tiny"}},
+            "train": {"languages": ["en"], "methods": [{"model": "tiny", "method": "full"}]},
+            "container": {"image": "/images/babelsum.sif"},
+        }
+    )
+    words = shlex.split(slurm.python_command(config, SweepFolder(tmp_path / "sweep")))
+    assert words[words.index(str(tmp_path / "sweep")) + 1 :][:2] == [
+        "--bind",
+        str(tmp_path / "models" / "tiny"),
+    ]
+
+
 def test_submission_checks_name_the_culprit_and_the_fix(tmp_path, monkeypatch, apptainer_standin):
     image = tmp_path / "babelsum.sif"
     with pytest.raises(ContainerError, match=r"babelsum.sif does not exist; build it with"):

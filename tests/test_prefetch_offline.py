@@ -195,3 +195,24 @@ def test_offline_a_prefetched_dataset_loads_from_its_cached_snapshot(hub, tmp_pa
     assert dataset_source("other/dataset", None, str(cache)) == "other/dataset"
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     assert dataset_source(SLDS, None, str(cache)) == SLDS
+
+
+def test_offline_the_hf_source_reads_the_prefetched_dataset(hub, tmp_path, monkeypatch):
+    """The data.hf source itself, not only `dataset_source`: what the prepare stage runs."""
+    from huggingface_hub import constants
+
+    from babelsum.config import HFSource
+    from babelsum.data.sources.hf import read_hf
+
+    cache = tmp_path / "hub"
+    prefetch(sweep_config(hf_cache=str(cache), models={"qwen": {"path": "./models/qwen"}}))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))  # as HF_HUB_CACHE=... would
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "ds"))
+    source = HFSource(
+        name=SLDS,
+        config_name="fr_de",
+        language="fr",
+        columns={"article_id": "decision_id", "text": "decision"},
+    )
+    assert [r["article_id"] for r in read_hf(source)] == ["d1", "d2"]

@@ -137,7 +137,9 @@ def python_command(config: SweepConfig, folder: SweepFolder) -> str | None:
         return None
     from babelsum import containers
 
-    return containers.python_command(config.container, folder.root, config.hf_cache)
+    return containers.python_command(
+        config.container, folder.root, config.hf_cache, containers.config_binds(config)
+    )
 
 
 def submit(

@@ -1,6 +1,7 @@
 """Hugging Face datasets, by Hub id or local path, with ready mappings for SLDS, XSum, XL-Sum.
 
-`datasets.load_dataset` reads the Hub cache when offline; a dataset that is neither cached nor
+Offline, a Hub dataset loads from the snapshot that `launch prefetch` put in the Hub cache
+(`datasets` itself only finds datasets it prepared); a dataset that is neither cached nor
 reachable fails the stage with one line naming it. A folder written by `save_to_disk` is read
 with `load_from_disk`.
 """
@@ -102,9 +103,11 @@ def _load(config: HFSource, split: str):
             if isinstance(loaded, datasets.DatasetDict):
                 return loaded[split]
             return loaded
-        return datasets.load_dataset(
-            config.name, config.config_name, split=split, revision=config.revision
-        )
+        from babelsum.prefetch import dataset_source
+
+        source = dataset_source(config.name, config.revision)  # offline: the prefetched snapshot
+        revision = config.revision if source == config.name else None
+        return datasets.load_dataset(source, config.config_name, split=split, revision=revision)
     except KeyError:
         raise SourceError(f"data.hf: {config.name} has no split {split!r}") from None
     except (OSError, ValueError) as exc:  # ConnectionError offline, FileNotFoundError, bad split
