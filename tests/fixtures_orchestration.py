@@ -14,6 +14,12 @@ TWO_RESOURCE_GROUPS = [
     {"model": "tiny", "method": "full", "resources": {"tasks_per_node": 2}},
     {"model": "tiny", "method": "lora"},
 ]
+PROCESSES_OF_TWO_GROUPS = {
+    "train/tiny/full/en": 2,
+    "train/tiny/full/fr": 2,
+    "train/tiny/lora/en": 1,
+    "train/tiny/lora/fr": 1,
+}
 
 
 def fake_sweep_config(engine_overrides: dict | None = None, **changes) -> dict:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from babelsum.cli import main
 from babelsum.state import SweepFolder
-from tests.fixtures_orchestration import TWO_RESOURCE_GROUPS
+from tests.fixtures_orchestration import PROCESSES_OF_TWO_GROUPS, TWO_RESOURCE_GROUPS
 
 EVAL_FR = [
     "evaluate/tiny/full-fr/en/novel",
@@ -56,12 +56,7 @@ def test_a_train_method_with_its_own_resources_runs_with_them(fake_config_file, 
     assert main(["sweep", str(config), "--sweep-dir", str(sweep), "--quiet"]) == 0
     tasks = status_json(sweep, capsys)
     processes = {k: t["summary"]["processes"] for k, t in tasks.items() if k.startswith("train/")}
-    assert processes == {
-        "train/tiny/full/en": 2,
-        "train/tiny/full/fr": 2,
-        "train/tiny/lora/en": 1,
-        "train/tiny/lora/fr": 1,
-    }
+    assert processes == PROCESSES_OF_TWO_GROUPS
 
 
 def test_failed_task_blocks_dependents_and_resubmit_reruns_exactly_them(

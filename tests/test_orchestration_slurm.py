@@ -9,7 +9,7 @@ import pytest
 
 from babelsum.cli import main
 from babelsum.state import SweepFolder
-from tests.fixtures_orchestration import TWO_RESOURCE_GROUPS
+from tests.fixtures_orchestration import PROCESSES_OF_TWO_GROUPS, TWO_RESOURCE_GROUPS
 
 pytestmark = pytest.mark.usefixtures("slurm_cluster")
 
@@ -67,12 +67,7 @@ def test_a_train_method_with_its_own_resources_gets_an_array_of_its_own(
     assert train_line.count(",") == 1, train_line  # two array jobs
     wait_until(lambda: all(t["state"] == "done" for t in statuses(sweep, capsys).values()))
     train = {k: t for k, t in statuses(sweep, capsys).items() if k.startswith("train/")}
-    assert {k: t["summary"]["processes"] for k, t in train.items()} == {
-        "train/tiny/full/en": 2,
-        "train/tiny/full/fr": 2,
-        "train/tiny/lora/en": 1,
-        "train/tiny/lora/fr": 1,
-    }
+    assert {k: t["summary"]["processes"] for k, t in train.items()} == PROCESSES_OF_TWO_GROUPS
     arrays = {k: t["array_job_id"] for k, t in train.items()}
     assert arrays["train/tiny/full/en"] == arrays["train/tiny/full/fr"]
     assert arrays["train/tiny/full/en"] != arrays["train/tiny/lora/en"]
