@@ -18,8 +18,8 @@ import torch
 from babelsum.config import ModelSpec
 from babelsum.models.generate import generate
 from babelsum.models.loading import load_model, load_tokenizer
+from babelsum.models.prompts import fit_generation_prompt
 from babelsum.models.tiny import build_tiny_model, tokenizer_corpus
-from babelsum.prompts import fit_generation_prompt
 
 
 def prompts_for(tokenizer, spec: ModelSpec, texts: list[str], n: int, max_tokens: int) -> list:

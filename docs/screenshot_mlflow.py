@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 
 from babelsum.config import validate_config
-from babelsum.sweep import create_sweep
+from babelsum.sweep import create_sweep, load_sweep
 from babelsum.tracking import open_task_tracker, start_sweep_run, ui_command
 
 DEMO_CONFIG = {
@@ -78,7 +78,6 @@ def wait_until_up(url: str, timeout_s: float = 120) -> None:
 
 
 def compare_url(base: str, sweep_dir: Path, tasks: list[str] | None = None) -> str:
-    from babelsum.runner import load_sweep
     from babelsum.tracking import experiment_name
     from mlflow import MlflowClient
 
@@ -237,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         sweep_dir = make_demo_sweep(Path(tmp)) if args.demo else args.sweep_dir
         port = free_port()
-        command = ui_command(sweep_dir, port=port)
+        folder, config, _ = load_sweep(sweep_dir)
+        command = ui_command(folder, config, port=port)
         server = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )

@@ -25,7 +25,7 @@ def make_context(sweep_dir: Path, data: dict, stage: str, upstream: dict[str, Pa
     """A StageContext for `stage` of the config `data`, outputs under sweep_dir/<stage>/.
 
     `upstream` maps task keys (prepare, teacher/shard-0000) to finished output folders; they
-    are copied where `ctx.output_of` looks for them.
+    are copied where `ctx.input` looks for them.
     """
     from babelsum.config import validate_config
     from babelsum.plan import make_plan
@@ -34,7 +34,8 @@ def make_context(sweep_dir: Path, data: dict, stage: str, upstream: dict[str, Pa
     from babelsum.tracking import Tracker
 
     config = validate_config(data)
-    task = make_plan(config).stage(stage).tasks[0]
+    plan = make_plan(config)
+    task = plan.stage(stage).tasks[0]
     folder = SweepFolder(sweep_dir)
     for key, path in (upstream or {}).items():
         target = folder.output_dir(key)
@@ -45,7 +46,8 @@ def make_context(sweep_dir: Path, data: dict, stage: str, upstream: dict[str, Pa
     output_dir.mkdir(parents=True, exist_ok=True)
     work_dir.mkdir(parents=True, exist_ok=True)
     return StageContext(
-        sweep_dir=sweep_dir,
+        folder=folder,
+        plan=plan,
         config=config,
         task=task,
         output_dir=output_dir,

@@ -73,7 +73,8 @@ def mark(folder: SweepFolder, key: str, state: str, reason: str | None = None, i
 
 def plant_evaluation(folder: SweepFolder, key: str, outputs: dict[tuple[str, str], str | None]):
     """A finished evaluate task: `outputs` maps (topic, lang) to a prediction (None = failed)."""
-    from babelsum.stages.evaluate import cell_scores, check_and_score, write_jsonl
+    from babelsum.files import write_jsonl
+    from babelsum.stages.evaluate import cell_scores, check_and_score
 
     predictions = []
     for (topic, lang), text in outputs.items():

@@ -83,9 +83,9 @@ def journal_metrics(sweep: Path, model: str, method: str, lang: str = "en") -> l
 
 
 def start_train_processes(sweep: Path, index: int, processes: int, port: int) -> list:
-    """`python -m babelsum.runner SWEEP train INDEX` in `processes` processes, with the
+    """`python -m babelsum.runner SWEEP train INDEX ATTEMPT` in `processes` processes, with the
     torch.distributed variables the local backend (and submitit on SLURM) export."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", BABELSUM_ATTEMPT_ID=f"test-{port}")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
     if processes > 1:
         env |= {
             "MASTER_ADDR": "127.0.0.1",
@@ -94,6 +94,7 @@ def start_train_processes(sweep: Path, index: int, processes: int, port: int) ->
             "LOCAL_WORLD_SIZE": str(processes),
         }
     command = [sys.executable, "-m", "babelsum.runner", str(sweep), "train", str(index)]
+    command.append(f"test-{port}")  # the attempt id, shared by its processes
     log = open(sweep / f"train-{index}-{port}.log", "a")  # noqa: SIM115 - closed by the caller's wait
     return [
         subprocess.Popen(

@@ -9,7 +9,8 @@ import json
 import os
 import time
 
-from babelsum.stages import StageContext, StageError
+from babelsum.errors import StageError
+from babelsum.stages import StageContext
 
 
 def _listed(ctx: StageContext, variable: str) -> bool:
@@ -23,15 +24,20 @@ def run(ctx: StageContext) -> dict:
         raise RuntimeError("planted crash")
     if _listed(ctx, "TEST_SLEEP_KEYS"):
         time.sleep(600)
-    inputs = {key: (ctx.output_of(key) / "value.txt").read_text() for key in ctx.task.needs}
+    inputs = [
+        (output / "value.txt").read_text()
+        for name in ctx.task.inputs
+        for output in ctx.inputs(name)
+    ]
     (ctx.output_dir / "value.txt").write_text(ctx.task.key)
     ctx.tracker.log_metrics({"inputs": len(inputs)})
     return {"inputs": len(inputs), "processes": ctx.world_size}
 
 
 def gather(ctx: StageContext) -> dict:
-    present = [k for k in ctx.task.uses if (ctx.output_of(k) / "value.txt").exists()]
-    missing = sorted(set(ctx.task.uses) - set(present))
+    cells = ctx.optional_inputs("cells")
+    present = [c.key for c in cells if c.output is not None]
+    missing = sorted(c.key for c in cells if c.output is None)
     (ctx.output_dir / "cells.json").write_text(
         json.dumps({"present": sorted(present), "missing": missing})
     )

@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from babelsum.cli import main
-from babelsum.config import ConfigError, load_config, parse_override, validate_config
+from babelsum.config import load_config, parse_override, validate_config
+from babelsum.errors import ConfigError
 from babelsum.plan import Plan, make_plan
 
 MINIMAL = {
@@ -20,7 +21,7 @@ MINIMAL = {
 def errors_of(data: dict) -> list[str]:
     with pytest.raises(ConfigError) as info:
         validate_config(data)
-    return info.value.lines
+    return info.value.problems
 
 
 def test_minimal_config_is_valid_and_plans():

@@ -16,8 +16,9 @@ import submitit
 import yaml
 
 from babelsum.backends import slurm
+from babelsum.backends.apptainer import check_container, config_binds, python_command
 from babelsum.config import ContainerConfig, load_config, validate_config
-from babelsum.containers import ContainerError, check_container, config_binds, python_command
+from babelsum.errors import ContainerError
 from babelsum.state import SweepFolder
 from babelsum.sweep import create_sweep
 

@@ -6,9 +6,10 @@ from pathlib import Path
 import datasets
 import pytest
 
-from babelsum.data.quarantine import read_quarantine
 from babelsum.data.schema import FIELDS
-from babelsum.stages import StageError, prepare
+from babelsum.errors import StageError
+from babelsum.files import read_jsonl
+from babelsum.stages import prepare
 from tests.fixtures_data import SMALL_SYNTHETIC, make_context
 
 REPLAY = Path(__file__).parent / "data" / "wikipedia_replay"
@@ -66,7 +67,7 @@ def test_bad_records_are_quarantined_with_reasons_and_counted(tmp_path, capsys):
     ctx = make_context(tmp_path, config_with(data), "prepare")
     prepare.run(ctx)
 
-    quarantined = read_quarantine(ctx.output_dir / "quarantine.jsonl")
+    quarantined = read_jsonl(ctx.output_dir / "quarantine.jsonl")
     assert [(q["article_id"], q["reason"]) for q in quarantined] == [
         ("p2", "duplicate_text"),
         ("p3", "too_short"),
@@ -96,7 +97,7 @@ def test_wikipedia_prepare_from_the_replay(tmp_path):
     dataset = datasets.load_from_disk(str(ctx.output_dir / "dataset"))
     found = sorted(zip(dataset["article_id"], dataset["language"], strict=True))
     assert found == [("Q11982", "en"), ("Q1268", "fr"), ("Q90", "en"), ("Q90", "fr")]
-    (stub,) = read_quarantine(ctx.output_dir / "quarantine.jsonl")
+    (stub,) = read_jsonl(ctx.output_dir / "quarantine.jsonl")
     assert stub["reason"] == "too_short" and stub["article_id"] == "en:Tiny"
 
 

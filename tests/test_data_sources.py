@@ -7,10 +7,10 @@ import pytest
 
 from babelsum.config import FilesSource, HFSource, WikipediaSource
 from babelsum.data.quarantine import Rejected
-from babelsum.data.sources import SourceError
 from babelsum.data.sources.files import read_files
 from babelsum.data.sources.hf import read_hf
 from babelsum.data.sources.wikipedia import read_wikipedia
+from babelsum.errors import SourceError
 
 REPLAY = Path(__file__).parent / "data" / "wikipedia_replay"
 # Markup, files, tables and trailing sections of the recorded articles that must be gone.

@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 
 from babelsum.data.leak_guard import find_leaks
-from babelsum.data.quarantine import read_quarantine
 from babelsum.data.schema import to_dataset
 from babelsum.data.splits import SPLITS, Splits, load_split
 from babelsum.data.synthetic import synthetic_articles
-from babelsum.stages import StageError, split
+from babelsum.errors import StageError
+from babelsum.files import read_jsonl
+from babelsum.stages import split
 from tests.fixtures_data import SMALL_SYNTHETIC, make_context
 
 LANGS = SMALL_SYNTHETIC["languages"]
@@ -147,7 +148,7 @@ def test_teacher_summaries_are_merged_and_failures_quarantined(tmp_path):
     out = run_split(tmp_path, records, data, **shards)
     rows = [r for name in SPLITS for r in load_split(out, name)]
     assert len(rows) == 79 and {r["summary_source"] for r in rows} == {"teacher"}
-    (failed,) = read_quarantine(out / "quarantine.jsonl")
+    (failed,) = read_jsonl(out / "quarantine.jsonl")
     assert failed["reason"] == "teacher_failed"
     assert failed["detail"] == "wrong_language: reads as en"
     assert (failed["article_id"], failed["language"]) == (records[3]["article_id"], "ja")

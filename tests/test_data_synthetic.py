@@ -6,7 +6,7 @@ import pytest
 
 from babelsum.data.schema import FIELDS
 from babelsum.data.synthetic import synthetic_articles
-from babelsum.language_id import detect_language
+from babelsum.lang.detect import detect_language
 
 LANGS = ["en", "fr", "de", "ja"]
 

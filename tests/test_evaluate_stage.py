@@ -93,7 +93,7 @@ def test_generation_failures_and_empty_outputs_are_recorded(eval_sweep, monkeypa
 
 
 def folder_config(folder: SweepFolder):
-    from babelsum.runner import load_sweep
+    from babelsum.sweep import load_sweep
 
     return load_sweep(folder.root)[1]
 

@@ -12,6 +12,7 @@ import pytest
 from babelsum.cli import main
 from babelsum.report import render_terminal
 from babelsum.runner import run_task
+from babelsum.sweep import load_sweep
 from tests.fixtures_evaluate import TOPICS, mark, plant_evaluation, plant_judge
 
 GOOD = {
@@ -161,7 +162,7 @@ def test_report_reads_like_results_and_hides_nothing(gathered):
 
 def test_launch_report_prints_the_matrices(gathered, capsys):
     folder, _ = gathered
-    text = render_terminal(folder.root)
+    text = render_terminal(*load_sweep(folder.root))
     assert "4 of 6 evaluation cells finished" in text
     assert "ROUGE-L:" in text and "difference from base" in text
     assert "missing (failed)" in text
@@ -173,7 +174,7 @@ def test_launch_report_prints_the_matrices(gathered, capsys):
 def test_launch_report_works_before_gather_ran(planted_sweep):
     folder, _ = planted_sweep()
     plant_evaluation(folder, "evaluate/tiny/base/en/novel", outputs("en", POOR))
-    text = render_terminal(folder.root)
+    text = render_terminal(*load_sweep(folder.root))
     assert "live: gather has not run yet" in text
     assert "1 of 6 evaluation cells finished" in text
     assert "not run yet" in text

@@ -6,7 +6,7 @@ import torch
 from babelsum.config import ModelSpec
 from babelsum.models.generate import Generation, generate, greedy_config
 from babelsum.models.loading import load_model, load_tokenizer
-from babelsum.prompts import render_generation_prompt
+from babelsum.models.prompts import render_generation_prompt
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

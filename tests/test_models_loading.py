@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from babelsum.config import ModelSpec
+from babelsum.errors import TargetModuleError
 from babelsum.models.loading import (
     ModelLoadError,
     check_target_modules,
@@ -15,7 +16,6 @@ from babelsum.models.loading import (
     load_model,
     load_tokenizer,
 )
-from babelsum.models.lora_targets import TargetModuleError
 from babelsum.models.tiny import FAMILIES
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

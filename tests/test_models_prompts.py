@@ -6,7 +6,7 @@ import pytest
 
 from babelsum.config import ModelSpec
 from babelsum.models.loading import load_tokenizer
-from babelsum.prompts import (
+from babelsum.models.prompts import (
     PromptError,
     fit_generation_prompt,
     render_generation_prompt,

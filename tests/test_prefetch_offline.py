@@ -19,7 +19,8 @@ from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, Repo
 
 from babelsum.cli import main as launch
 from babelsum.config import validate_config
-from babelsum.prefetch import PrefetchError, check_offline, dataset_source, hub_items, prefetch
+from babelsum.errors import PrefetchError
+from babelsum.hub import check_offline, dataset_source, hub_items, prefetch
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 SLDS = "ipst/slds"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from babelsum.language_id import detect_language
-from babelsum.sentences import join_sentences, split_sentences
+from babelsum.lang.detect import detect_language
+from babelsum.lang.sentences import join_sentences, split_sentences
 from babelsum.teacher.checks import check_summary, summary_length
 from babelsum.teacher.cleaning import clean_summary
 

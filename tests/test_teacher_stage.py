@@ -7,8 +7,9 @@ import datasets
 import pytest
 
 from babelsum.config import validate_config
+from babelsum.errors import StageError
 from babelsum.plan import make_plan
-from babelsum.stages import StageContext, StageError
+from babelsum.stages import StageContext
 from babelsum.stages import teacher as teacher_stage
 from babelsum.state import SweepFolder
 from babelsum.tracking import Tracker
@@ -64,11 +65,12 @@ def _sweep(tmp_path, teacher: dict, models: dict | None = None) -> tuple[SweepFo
 
 
 def _run(folder: SweepFolder, config, shard: int, tmp_path) -> tuple[dict, list[dict], Tracker]:
-    task = make_plan(config).stage("teacher").tasks[shard]
+    plan = make_plan(config)
+    task = plan.stage("teacher").tasks[shard]
     output = tmp_path / f"out-{shard}"
     output.mkdir(exist_ok=True)
     tracker = Tracker(folder.journal_path(task.key))
-    ctx = StageContext(folder.root, config, task, output, folder.work_dir(task.key), tracker, 0, 1)
+    ctx = StageContext(folder, plan, config, task, output, folder.work_dir(task.key), tracker)
     summary = teacher_stage.run(ctx)
     records = [json.loads(line) for line in (output / "summaries.jsonl").read_text().splitlines()]
     return summary, records, tracker

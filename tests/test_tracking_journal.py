@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 
-from babelsum.redaction import MASK, Redactor, is_secret_key
-from babelsum.task_journal import Journal, read_entries
 from babelsum.tracking import Tracker, flatten
+from babelsum.tracking.journal import Journal, read_entries
+from babelsum.tracking.redaction import MASK, Redactor, is_secret_key
 
 
 def test_journal_ids_are_unique_and_a_torn_line_stays_apart(tmp_path):

@@ -15,9 +15,9 @@ import pytest
 from babelsum import cli
 from babelsum.config import validate_config
 from babelsum.state import SweepFolder
-from babelsum.sweep import create_sweep
-from babelsum.task_journal import SyncState
+from babelsum.sweep import create_sweep, load_sweep
 from babelsum.tracking import open_task_tracker, start_sweep_run, sync_sweep
+from babelsum.tracking.journal import SyncState
 from tests.fixtures_orchestration import fake_sweep_config
 
 STAGES = "tests.tracking_stages"
@@ -132,7 +132,7 @@ def test_outage_loses_nothing_and_sync_sends_each_metric_once(
     assert len(warnings) == 1
 
     tracking_server.start()
-    first, second = sync_sweep(folder.root), sync_sweep(folder.root)
+    first, second = sync_sweep(*load_sweep(folder.root)), sync_sweep(*load_sweep(folder.root))
     assert first["records_pushed"] > 0 and first["rejected"] == 0
     assert second["records_pushed"] == 0
 
@@ -151,7 +151,7 @@ def test_outage_loses_nothing_and_sync_sends_each_metric_once(
     sync = state.load(uri)
     sync.offset = 0
     state.save(uri, sync)
-    assert sync_sweep(folder.root)["records_pushed"] > 0
+    assert sync_sweep(*load_sweep(folder.root))["records_pushed"] > 0
     assert steps_of(client, run.info.run_id, "loss") == list(range(1, 11))
 
 

@@ -11,13 +11,10 @@ import time
 import pytest
 
 from babelsum.config import validate_config
-from babelsum.mlflow_runs import RunSink
-from babelsum.mlflow_store import sqlite_path
-from babelsum.sweep import create_sweep
-from babelsum.task_journal import SyncState, read_entries
+from babelsum.errors import TrackingError
+from babelsum.sweep import create_sweep, load_sweep
 from babelsum.tracking import (
     Tracker,
-    TrackingError,
     open_task_tracker,
     start_sweep_run,
     sync_sweep,
@@ -25,7 +22,10 @@ from babelsum.tracking import (
     ui_command,
     warn_if_unsafe_store,
 )
-from babelsum.tracking_store import default_uri, filesystem_type
+from babelsum.tracking.journal import SyncState, read_entries
+from babelsum.tracking.runs import RunSink
+from babelsum.tracking.store import sqlite_path
+from babelsum.tracking.uri import default_uri, filesystem_type
 from tests.fixtures_orchestration import fake_sweep_config
 
 TRAIN_EN = "train/tiny/full/en"
@@ -94,18 +94,18 @@ def test_local_default_store_holds_runs_and_artifacts_in_the_sweep_folder(tmp_pa
     assert run.info.artifact_uri.startswith((folder.root / "mlartifacts").as_uri())
     (rejected,) = SyncState(folder.task_dir(TRAIN_EN)).load(default_uri(folder.root)).rejected
     assert "lr" in rejected["error"]
-    assert sync_sweep(folder.root)["records_pushed"] == 0
+    assert sync_sweep(*load_sweep(folder.root))["records_pushed"] == 0
 
-    command = ui_command(folder.root)
+    command = ui_command(folder, config)
     assert command[command.index("--backend-store-uri") + 1] == default_uri(folder.root)
     assert command[command.index("--host") + 1] == "127.0.0.1"
 
 
 def test_ui_of_a_sweep_that_logs_to_a_server_points_there(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    folder, _, _ = sweep(tmp_path, uri="http://mlflow.cluster:5000")
+    folder, config, _ = sweep(tmp_path, uri="http://mlflow.cluster:5000")
     with pytest.raises(TrackingError, match="http://mlflow.cluster:5000"):
-        ui_command(folder.root)
+        ui_command(folder, config)
 
 
 def test_tracking_off_journals_but_creates_no_store(tmp_path, monkeypatch):

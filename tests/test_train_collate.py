@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from babelsum.stages import StageError
+from babelsum.errors import StageError
 from babelsum.training.collate import BatchStats, PaddedCollator, PaddingFreeCollator
 
 A = {"input_ids": [5, 6, 7, 8], "labels": [-100, -100, 7, 8]}

@@ -53,7 +53,7 @@ def test_paper_settings():
     [("{", "is not valid JSON"), ("[1, 2]", "must be a JSON object with a zero_optimization")],
 )
 def test_bad_deepspeed_file_is_reported_in_one_line(tmp_path, text, error):
-    from babelsum.stages import StageError
+    from babelsum.errors import StageError
 
     (tmp_path / "ds.json").write_text(text)
     with pytest.raises(StageError, match=error):
@@ -61,7 +61,7 @@ def test_bad_deepspeed_file_is_reported_in_one_line(tmp_path, text, error):
 
 
 def test_missing_deepspeed_file_lists_where_it_was_looked_for(tmp_path):
-    from babelsum.stages import StageError
+    from babelsum.errors import StageError
 
     with pytest.raises(StageError, match=r"train.methods\[0\].deepspeed: no such file 'nope.json'"):
         find_deepspeed_config("nope.json", tmp_path, "train.methods[0]")

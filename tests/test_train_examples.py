@@ -3,9 +3,9 @@
 import pytest
 
 from babelsum.config import ModelSpec, TrainMethod
+from babelsum.errors import StageError
 from babelsum.models.loading import load_tokenizer
-from babelsum.prompts import fit_generation_prompt
-from babelsum.stages import StageError
+from babelsum.models.prompts import fit_generation_prompt
 from babelsum.training.examples import build_examples, validation_sample
 
 LONG = "The council of the river city opened a new market hall near the old bridge. " * 80

@@ -5,10 +5,11 @@ import torch
 
 from babelsum.cli import main
 from babelsum.config import ModelSpec
+from babelsum.errors import MergeError
 from babelsum.models.generate import generate
 from babelsum.models.loading import load_model, load_tokenizer
-from babelsum.prompts import render_generation_prompt
-from babelsum.training.merge import MergeError, merge_adapter
+from babelsum.models.prompts import render_generation_prompt
+from babelsum.training.merge import merge_adapter
 
 ARTICLES = [
     ("The council of the river city opened a new market hall.", "Market hall"),

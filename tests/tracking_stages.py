@@ -29,7 +29,7 @@ def run(ctx: StageContext) -> dict:
 
 
 def gather(ctx: StageContext) -> dict:
-    present = [k for k in ctx.task.uses if (ctx.output_of(k) / "value.txt").exists()]
+    present = [c.key for c in ctx.optional_inputs("cells") if c.output is not None]
     ctx.tracker.log_metrics({"cells_present": len(present)})
     (ctx.output_dir / "cells.json").write_text(json.dumps(sorted(present)))
     return {"present": len(present)}

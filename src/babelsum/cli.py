@@ -13,23 +13,25 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from babelsum.config import ConfigError, load_config
-from babelsum.plan import Plan
-from babelsum.state import SweepFolder
+from babelsum import backends
+from babelsum.backends import RunOptions
+from babelsum.config import SweepConfig, load_config
+from babelsum.errors import SweepError, UserError
+from babelsum.plan import Plan, Task
+from babelsum.state import ACTIVE, ENDED, State, SweepFolder
 from babelsum.sweep import (
-    SweepError,
     TaskView,
     create_sweep,
     default_sweep_dir,
+    load_sweep,
+    open_sweep,
+    read_statuses,
     task_views,
     tasks_to_rerun,
 )
 
-VIEW_STATES = ("done", "running", "pending", "failed", "blocked", "lost")
-
-
-class UserError(Exception):
-    """Anything the user can fix: printed as one line, exit code 2, no traceback."""
+SHOWN_STATES = (State.DONE, State.RUNNING, State.PENDING, State.FAILED, State.BLOCKED, State.LOST)
+PROBLEMS = (State.FAILED, State.LOST, State.BLOCKED)
 
 
 # ------------------------------------------------------------------ sweep
@@ -37,57 +39,50 @@ class UserError(Exception):
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.overrides)
+    backend = backends.get(args.executor)
     sweep_dir = Path(args.sweep_dir) if args.sweep_dir else default_sweep_dir(config)
     if args.dry_run:
         from babelsum.plan import make_plan
 
-        print_dry_run(make_plan(config), config, sweep_dir, args.executor)
+        print_dry_run(make_plan(config), config, sweep_dir, backend)
         return 0
-    folder, plan = create_sweep(config, sweep_dir, args.executor, str(args.config))
+    folder, plan = create_sweep(config, sweep_dir, backend.name, str(args.config))
     print(f"sweep folder: {folder.root}  ({len(plan.tasks())} tasks)")
-    _start_tracking(folder, config)
-    return launch(folder, plan.tasks(), args)
+    if config.tracking.enabled:
+        from babelsum.tracking import start_sweep_run
+
+        start_sweep_run(folder.root, config, backend.parallel_tasks(config))
+    return launch(folder, config, plan, plan.tasks(), backend, args)
 
 
-def launch(folder: SweepFolder, tasks: list, args: argparse.Namespace) -> int:
-    from babelsum.runner import load_sweep
-
-    _, config, plan = load_sweep(folder.root)
+def launch(
+    folder: SweepFolder,
+    config: SweepConfig,
+    plan: Plan,
+    tasks: list[Task],
+    backend: backends.Backend,
+    args: argparse.Namespace,
+) -> int:
+    """Run or submit `tasks`; with a queueing backend, follow them only when asked (--wait)."""
+    options = RunOptions(parallel=args.jobs, show_progress=not args.quiet)
     try:
         with folder.lock("submit", wait=False):
-            if args.executor == "slurm":
-                from babelsum.backends import slurm
-
-                try:
-                    for sub in slurm.submit(folder, config, plan, tasks):
-                        print(
-                            f"  {sub.stage:<9} {sub.tasks:>5} tasks  job {', '.join(sub.array_job_ids)}"
-                        )
-                except slurm.SubmitError as exc:
-                    raise UserError(str(exc)) from None
-                print(f"follow it with: launch status {folder.root}")
-                if args.wait:
-                    return wait_for(folder, plan)
-                return 0
-            from babelsum.backends.local import run_local
-
-            run_local(folder, config, plan, tasks, parallel=args.jobs, show_progress=not args.quiet)
+            for line in backend.submit(folder, config, plan, tasks, options):
+                print(line)
     except BlockingIOError:
-        raise UserError(f"{folder.root} is being submitted by another `launch` right now") from None
-    return print_status(folder, plan, final=True)
+        raise SweepError(
+            f"{folder.root} is being submitted by another `launch` right now"
+        ) from None
+    if backend.runs_to_completion:
+        return print_status(folder, plan, final=True)
+    print(f"follow it with: launch status {folder.root}")
+    return wait_for(folder, plan) if args.wait else 0
 
 
-def _start_tracking(folder: SweepFolder, config) -> None:
-    from babelsum import tracking
-
-    start = getattr(tracking, "start_sweep_run", None)
-    if start is not None and config.tracking.enabled:
-        start(folder.root, config)
-
-
-def print_dry_run(plan: Plan, config, sweep_dir: Path, executor: str) -> None:
+def print_dry_run(plan: Plan, config, sweep_dir: Path, backend: backends.Backend) -> None:
     print(
-        f"dry run: study {config.study!r}, {len(plan.tasks())} tasks, executor {executor}, nothing submitted"
+        f"dry run: study {config.study!r}, {len(plan.tasks())} tasks, executor {backend.name}, "
+        "nothing submitted"
     )
     print(f"sweep folder would be: {sweep_dir}")
     for stage in plan.stages:
@@ -97,43 +92,35 @@ def print_dry_run(plan: Plan, config, sweep_dir: Path, executor: str) -> None:
                 print(f"  {task.key}")
             if len(tasks) > 3:
                 print(f"  ... ({len(tasks) - 3} more)")
-            if executor == "slurm":
-                from babelsum.backends.slurm import sbatch_preview
-
-                lines = sbatch_preview(stage.name, len(tasks), config, res, sweep_dir)
-                print("  sbatch " + " ".join(lines))
+            for line in backend.describe(stage.name, tasks, config, res, sweep_dir):
+                print(f"  {line}")
 
 
 # ------------------------------------------------------------------ status
 
 
 def _views(folder: SweepFolder, plan: Plan) -> list[TaskView]:
-    queue = None
-    if folder.meta().get("executor") == "slurm":
-        from babelsum.backends.slurm import queued_jobs
-
-        queue = queued_jobs()
-    return task_views(folder, plan, queue)
+    statuses = read_statuses(folder, plan)
+    return task_views(plan, statuses, backends.lost_tasks(statuses))
 
 
 def status_table(views: list[TaskView], plan: Plan) -> str:
-    lines = [f"{'stage':<10}{'tasks':>7}" + "".join(f"{s:>9}" for s in VIEW_STATES)]
+    lines = [f"{'stage':<10}{'tasks':>7}" + "".join(f"{s:>9}" for s in SHOWN_STATES)]
     for stage in plan.stages:
         counts = Counter(v.state for v in views if v.task.stage == stage.name)
         lines.append(
             f"{stage.name:<10}{len(stage.tasks):>7}"
-            + "".join(f"{counts.get(s, 0):>9}" for s in VIEW_STATES)
+            + "".join(f"{counts.get(s, 0):>9}" for s in SHOWN_STATES)
         )
-    problems = [v for v in views if v.state in ("failed", "lost", "blocked")]
-    failed = [v for v in problems if v.state != "blocked"]
+    failed = [v for v in views if v.state in (State.FAILED, State.LOST)]
     if failed:
         lines.append("\nfailed or lost:")
         for v in failed[:50]:
             reason = v.status.reason or (
-                "its job or process disappeared (killed?)" if v.state == "lost" else ""
+                "its job or process disappeared (killed?)" if v.state == State.LOST else ""
             )
             lines.append(f"  {v.task.key}: {reason}")
-    blocked = [v for v in problems if v.state == "blocked"]
+    blocked = [v for v in views if v.state == State.BLOCKED]
     if blocked:
         lines.append(
             f"\nblocked: {len(blocked)} task(s) whose inputs are missing, e.g. {blocked[0].task.key}: "
@@ -165,14 +152,14 @@ def print_status(
                         }
                         for v in views
                     ],
-                    "counts": dict(Counter(v.state for v in views)),
+                    "counts": dict(Counter(str(v.state) for v in views)),
                 },
                 indent=2,
             )
         )
     else:
         print(status_table(views, plan))
-    bad = [v for v in views if v.state in ("failed", "lost", "blocked")]
+    bad = [v for v in views if v.state in PROBLEMS]
     if final and not as_json:
         if bad:
             print(
@@ -185,7 +172,7 @@ def print_status(
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    folder, plan = _open(args.sweep_dir)
+    folder, plan = open_sweep(args.sweep_dir)
     print_status(folder, plan, as_json=args.json)
     return 0
 
@@ -196,35 +183,25 @@ def wait_for(folder: SweepFolder, plan: Plan, poll_s: float = 10.0) -> int:
         counts = Counter(v.state for v in views)
         print(
             time.strftime("%H:%M:%S"),
-            " ".join(f"{s}={counts.get(s, 0)}" for s in VIEW_STATES),
+            " ".join(f"{s}={counts.get(s, 0)}" for s in SHOWN_STATES),
             flush=True,
         )
-        if all(v.state in ("done", "failed", "blocked", "lost") for v in views):
+        if all(v.state in ENDED for v in views):
             return print_status(folder, plan, final=True)
         time.sleep(poll_s)
-
-
-def _open(sweep_dir: str) -> tuple[SweepFolder, Plan]:
-    folder = SweepFolder(sweep_dir)
-    if not folder.exists():
-        raise UserError(f"{sweep_dir} is not a sweep folder (no sweep.json)")
-    return folder, Plan.from_json(json.loads(folder.plan_path.read_text()))
 
 
 # ------------------------------------------------------------------ resubmit, cancel
 
 
 def cmd_resubmit(args: argparse.Namespace) -> int:
-    folder, plan = _open(args.sweep_dir)
+    folder, config, plan = load_sweep(args.sweep_dir)
+    backend = backends.get(args.executor or folder.meta().get("executor", "local"))
     views = {v.task.key: v for v in _views(folder, plan)}
-    running = [
-        k
-        for k, v in views.items()
-        if v.state in ("running", "pending") and v.status.job_id and v.status.executor == "slurm"
-    ]
-    if running and not args.dry_run:
-        raise UserError(
-            f"{len(running)} task(s) are still queued or running (e.g. {running[0]}); "
+    queued = [k for k, v in views.items() if v.state in ACTIVE and v.status.job_id]
+    if queued and not args.dry_run:
+        raise SweepError(
+            f"{len(queued)} task(s) are still queued or running (e.g. {queued[0]}); "
             f"wait, or `launch cancel {args.sweep_dir}` first"
         )
     tasks = tasks_to_rerun(folder, plan, args.stage)
@@ -239,55 +216,31 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
         for t in tasks:
             print(f"  {t.key}  ({views[t.key].state})")
         return 0
-    if args.mem or args.time:
-        _override_resources(folder, plan, set(by_stage), mem=args.mem, time_limit=args.time)
+    changes = {k: v for k, v in (("mem", args.mem), ("time", args.time)) if v}
+    if changes:
+        plan = plan.with_resources(set(by_stage), **changes)
+        folder.write_plan(plan)
+        tasks = [plan.by_key()[t.key] for t in tasks]
     for t in tasks:
-        folder.update_status(t, durable=False, state="pending", reason=None)
-    args.executor = args.executor or folder.meta().get("executor", "local")
-    return launch(folder, tasks, args)
-
-
-def _override_resources(
-    folder: SweepFolder, plan: Plan, stages: set[str], mem: str | None, time_limit: str | None
-):
-    from babelsum.config import Resources
-    from babelsum.state import write_json
-
-    data = plan.to_json()
-    for stage in data["stages"]:
-        if stage["name"] not in stages:
-            continue
-        own = [t["resources"] for t in stage["tasks"] if "resources" in t]
-        for resources in [stage["resources"], *own]:
-            if mem:
-                resources["mem"] = mem
-            if time_limit:
-                resources["time"] = time_limit
-            Resources.model_validate(resources)  # same checks as the config's
-    write_json(folder.plan_path, data)
+        folder.update_status(t, durable=False, state=State.PENDING, reason=None)
+    return launch(folder, config, plan, tasks, backend, args)
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    import os
-    import signal
-
-    folder, plan = _open(args.sweep_dir)
-    views = _views(folder, plan)
+    folder, plan = open_sweep(args.sweep_dir)
     active = [
-        v for v in views if v.state in ("running", "pending") and (v.status.job_id or v.status.pid)
+        v.status
+        for v in _views(folder, plan)
+        if v.state in ACTIVE and (v.status.job_id or v.status.pid)
     ]
-    jobs = [v.status.job_id for v in active if v.status.executor == "slurm" and v.status.job_id]
-    if jobs:
-        from babelsum.backends.slurm import cancel
-
-        cancel(jobs)
-    for v in active:
-        if v.status.executor == "local" and v.status.pid and v.state == "running":
-            try:
-                os.kill(v.status.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        folder.update_status(v.task, state="failed", reason="cancelled by `launch cancel`")
+    by_backend: dict[str, list] = {}
+    for status in active:
+        by_backend.setdefault(status.executor or "local", []).append(status)
+    for name, statuses in by_backend.items():
+        backends.get(name).cancel(statuses)
+    for status in active:
+        task = plan.by_key()[status.key]
+        folder.update_status(task, state=State.FAILED, reason="cancelled by `launch cancel`")
     print(f"cancelled {len(active)} task(s)")
     return 0
 
@@ -296,46 +249,41 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    folder, _ = _open(args.sweep_dir)
     from babelsum.report import render_terminal
 
-    print(render_terminal(folder.root))
+    print(render_terminal(*load_sweep(args.sweep_dir)))
     return 0
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from babelsum.metrics.rouge import ScoreInputError, score_files
+    from babelsum.metrics.rouge import score_files
 
-    try:
-        scores = score_files(args.pred, args.ref, args.lang)
-    except ScoreInputError as exc:
-        raise UserError(str(exc)) from None
+    scores = score_files(args.pred, args.ref, args.lang)
     print(json.dumps(scores, indent=2, ensure_ascii=False))
     return 0
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    folder, _ = _open(args.sweep_dir)
     from babelsum.tracking import sync_sweep
 
-    print(json.dumps(sync_sweep(folder.root), indent=2))
+    print(json.dumps(sync_sweep(*load_sweep(args.sweep_dir)), indent=2))
     return 0
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
     import subprocess
 
-    folder, _ = _open(args.sweep_dir)
     from babelsum.tracking import ui_command
 
-    command = ui_command(folder.root)
+    folder, config, _ = load_sweep(args.sweep_dir)
+    command = ui_command(folder, config)
     print("running:", " ".join(command))
     return subprocess.call(command)
 
 
 def cmd_prefetch(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.overrides)
-    from babelsum.prefetch import prefetch
+    from babelsum.hub import prefetch
 
     manifest = prefetch(config, args.cache_dir)
     print(f"manifest: {manifest}")
@@ -374,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sweep", help="expand a config into stages of tasks and run or submit them")
     s.add_argument("config", help="sweep config YAML (e.g. configs/demo.yaml)")
     s.add_argument("overrides", nargs="*", metavar="key.sub=value", help="override config values")
-    s.add_argument("--executor", choices=["local", "slurm"], default="local")
+    s.add_argument("--executor", choices=backends.NAMES, default="local")
     s.add_argument("--sweep-dir", help="sweep folder (default: sweeps/<study>-<time>)")
     s.add_argument(
         "--dry-run", action="store_true", help="print the plan and sbatch options; submit nothing"
@@ -403,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dry-run", action="store_true")
     s.add_argument("--mem", help="new memory for the resubmitted stages, e.g. 64G")
     s.add_argument("--time", help="new time limit for the resubmitted stages, e.g. 08:00:00")
-    s.add_argument("--executor", choices=["local", "slurm"], help="default: the sweep's executor")
+    s.add_argument("--executor", choices=backends.NAMES, help="default: the sweep's executor")
     s.add_argument("--wait", action="store_true")
     s.add_argument("--jobs", type=int)
     s.add_argument("--quiet", action="store_true")
@@ -459,12 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as exc:
-        for line in exc.lines:
-            print(f"error: {exc.source}: {line}", file=sys.stderr)
-        return 2
-    except (UserError, SweepError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except UserError as exc:
+        for line in exc.lines():
+            print(f"error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(

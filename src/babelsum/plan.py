@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from babelsum.config import Resources, SweepConfig
@@ -17,15 +17,36 @@ from babelsum.config import Resources, SweepConfig
 BASE = "base"  # the method label of an untrained (base) model in evaluation keys
 
 
+Inputs = dict[str, str | tuple[str, ...]]  # name -> the upstream task key(s) it stands for
+
+
 @dataclass(frozen=True)
 class Task:
+    """One array element of a stage.
+
+    `inputs` name the upstream tasks that must be done before this one runs (`split`,
+    `model`, `base_predictions`; a name may stand for several keys, like the teacher shards);
+    a stage reads them as `ctx.input(name)`. `optional_inputs` are read when done and shown
+    as holes when not (gather renders the matrix with whatever finished).
+    """
+
     stage: str
     index: int  # position in its stage's array
     key: str
     params: dict[str, Any] = field(default_factory=dict)
-    needs: tuple[str, ...] = ()  # upstream tasks that must be done before this one runs
-    uses: tuple[str, ...] = ()  # upstream tasks read when present (gather works with holes)
+    inputs: Inputs = field(default_factory=dict)
+    optional_inputs: Inputs = field(default_factory=dict)
     resources: Resources | None = None  # when not the stage's (a train method's own)
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """Keys of the upstream tasks that must be done."""
+        return _keys(self.inputs)
+
+    @property
+    def uses(self) -> tuple[str, ...]:
+        """Keys of the upstream tasks read when they are done."""
+        return _keys(self.optional_inputs)
 
     @property
     def params_hash(self) -> str:
@@ -38,8 +59,8 @@ class Task:
             "index": self.index,
             "key": self.key,
             "params": self.params,
-            "needs": list(self.needs),
-            "uses": list(self.uses),
+            "inputs": self.inputs,
+            "optional_inputs": self.optional_inputs,
         }
         if self.resources is not None:
             data["resources"] = self.resources.model_dump()
@@ -53,10 +74,18 @@ class Task:
             d["index"],
             d["key"],
             d["params"],
-            tuple(d["needs"]),
-            tuple(d["uses"]),
+            _read_inputs(d["inputs"]),
+            _read_inputs(d["optional_inputs"]),
             Resources.model_validate(resources) if resources is not None else None,
         )
+
+
+def _keys(inputs: Inputs) -> tuple[str, ...]:
+    return tuple(k for v in inputs.values() for k in ((v,) if isinstance(v, str) else v))
+
+
+def _read_inputs(data: dict[str, Any]) -> Inputs:
+    return {name: v if isinstance(v, str) else tuple(v) for name, v in data.items()}
 
 
 @dataclass(frozen=True)
@@ -91,6 +120,31 @@ class Plan:
 
     def by_key(self) -> dict[str, Task]:
         return {t.key: t for t in self.tasks()}
+
+    def with_resources(self, stages: set[str], **changes: Any) -> Plan:
+        """The same plan with `changes` (e.g. mem, time) in the resources of `stages`,
+        their tasks' own resources included; checked like the config's."""
+        if not changes:
+            return self
+
+        def changed(resources: Resources) -> Resources:
+            return Resources.model_validate(resources.model_dump() | changes)
+
+        return Plan(
+            [
+                s
+                if s.name not in stages
+                else StagePlan(
+                    s.name,
+                    [
+                        t if t.resources is None else replace(t, resources=changed(t.resources))
+                        for t in s.tasks
+                    ],
+                    changed(s.resources),
+                )
+                for s in self.stages
+            ]
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -138,31 +192,34 @@ def make_plan(config: SweepConfig) -> Plan:
     stages: list[StagePlan] = []
 
     def add(name: str, specs: list[tuple], own: dict[str, Resources] | None = None):
-        """specs: (key, params, needs, uses); own: resources of tasks unlike their stage's."""
+        """specs: (key, params, inputs, optional_inputs); own: resources unlike the stage's."""
         tasks = [
-            Task(name, i, key, params, needs, uses, (own or {}).get(key))
-            for i, (key, params, needs, uses) in enumerate(specs)
+            Task(name, i, key, params, inputs, optional, (own or {}).get(key))
+            for i, (key, params, inputs, optional) in enumerate(specs)
         ]
         stages.append(StagePlan(name, tasks, config.resources.for_stage(name)))
         return tasks
 
-    prepare = add("prepare", [("prepare", {}, (), ())])
-    upstream = (prepare[0].key,)
+    prepare = add("prepare", [("prepare", {}, {}, {})])[0]
+    split_inputs: Inputs = {"prepare": prepare.key}
     if config.teacher is not None:
         n = config.teacher.shards
         shards = add(
             "teacher",
-            [(f"teacher/shard-{i:04d}", {"shard": i, "shards": n}, upstream, ()) for i in range(n)],
+            [
+                (f"teacher/shard-{i:04d}", {"shard": i, "shards": n}, {"prepare": prepare.key}, {})
+                for i in range(n)
+            ],
         )
-        upstream = tuple(t.key for t in shards)
-    split = add("split", [("split", {}, upstream, ())])[0]
+        split_inputs["teacher_shards"] = tuple(t.key for t in shards)
+    split = add("split", [("split", {}, split_inputs, {})])[0]
 
     train_specs, own = [], {}
     for m in config.train.methods:
         for lang in config.train.languages:
             params = {"model": m.model, "method": m.label, "train_lang": lang}
             key = train_key(m.model, m.label, lang)
-            train_specs.append((key, params, (split.key,), ()))
+            train_specs.append((key, params, {"split": split.key}, {}))
             if m.resources is not None:
                 own[key] = config.resources.for_stage("train", m.resources)
     trained = add("train", train_specs, own)
@@ -182,15 +239,15 @@ def make_plan(config: SweepConfig) -> Plan:
                     "test_set": test_set,
                 }
                 key = evaluate_key(model, BASE, None, eval_lang, test_set)
-                eval_specs.append((key, params, (split.key,), ()))
+                eval_specs.append((key, params, {"split": split.key}, {}))
             for t in trained:
                 p = t.params
                 params = {**p, "eval_lang": eval_lang, "test_set": test_set}
                 key = evaluate_key(p["model"], p["method"], p["train_lang"], eval_lang, test_set)
-                eval_specs.append((key, params, (split.key, t.key), ()))
+                eval_specs.append((key, params, {"split": split.key, "model": t.key}, {}))
     evaluated = add("evaluate", eval_specs)
 
-    gather_uses = tuple(t.key for t in evaluated)
+    gathered: Inputs = {"cells": tuple(t.key for t in evaluated)}
     if config.evaluate.judge is not None and config.evaluate.base_models:
         judge_specs = []
         for t in evaluated:
@@ -199,12 +256,9 @@ def make_plan(config: SweepConfig) -> Plan:
                 continue
             base = evaluate_key(p["model"], BASE, None, p["eval_lang"], p["test_set"])
             key = judge_key(p["model"], p["method"], p["train_lang"], p["eval_lang"], p["test_set"])
-            judge_specs.append((key, dict(p), (t.key, base), ()))
-        gather_uses += tuple(t.key for t in add("judge", judge_specs))
+            inputs = {"split": split.key, "predictions": t.key, "base_predictions": base}
+            judge_specs.append((key, dict(p), inputs, {}))
+        gathered["judgments"] = tuple(t.key for t in add("judge", judge_specs))
 
-    add("gather", [("gather", {}, (), gather_uses)])
-    return plan_without_empty_stages(stages)
-
-
-def plan_without_empty_stages(stages: list[StagePlan]) -> Plan:
+    add("gather", [("gather", {}, {}, gathered)])
     return Plan([s for s in stages if s.tasks])

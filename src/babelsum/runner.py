@@ -1,4 +1,4 @@
-"""run_task(sweep_dir, stage, index): the one entry point a job calls, on any backend.
+"""run_task(sweep_dir, stage, index, placement): the one entry point a job calls, on any backend.
 
 It finds the task in the sweep's plan, checks that its upstream tasks are done (else it
 records `blocked`, naming them), runs the stage function, publishes the outputs and records
@@ -11,17 +11,22 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import socket
 import sys
 import time
 import traceback
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from babelsum.config import SweepConfig, validate_config
-from babelsum.plan import Plan, Task
-from babelsum.stages import StageContext, StageError
-from babelsum.state import SweepFolder, TaskStatus
+from babelsum.config import SweepConfig
+from babelsum.errors import StageError, UserError
+from babelsum.plan import Task
+from babelsum.stages import StageContext
+from babelsum.state import State, SweepFolder, TaskStatus
+from babelsum.sweep import load_sweep
 
 ERROR_LINES = 15
 
@@ -30,17 +35,14 @@ class TaskFailed(RuntimeError):
     """Raised after a failure was recorded, so that the scheduler also sees a failed task."""
 
 
-def load_sweep(sweep_dir: str | Path) -> tuple[SweepFolder, SweepConfig, Plan]:
-    import json
+@dataclass(frozen=True)
+class Placement:
+    """Where this attempt of a task runs, as its backend knows it."""
 
-    import yaml
-
-    folder = SweepFolder(sweep_dir)
-    config = validate_config(
-        yaml.safe_load(folder.config_path.read_text()), str(folder.config_path)
-    )
-    plan = Plan.from_json(json.loads(folder.plan_path.read_text()))
-    return folder, config, plan
+    attempt_id: str  # the same in every process of one attempt (names the temporary output)
+    job_id: str | None = None  # SLURM: JOBID or ARRAYJOBID_INDEX
+    array_job_id: str | None = None
+    array_task_id: int | None = None
 
 
 def stage_function(config: SweepConfig, stage: str) -> Callable[[StageContext], dict | None]:
@@ -53,38 +55,29 @@ def stage_function(config: SweepConfig, stage: str) -> Callable[[StageContext], 
 
 
 def _rank() -> tuple[int, int]:
+    """This process's place in a distributed task (torch.distributed's variables)."""
     return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def _attempt_id() -> str:
-    """Shared by all processes of one attempt (names the temporary output folder)."""
-    return os.environ.get("BABELSUM_ATTEMPT_ID") or os.environ.get(
-        "SLURM_JOB_ID", ""
-    ) + "-" + os.environ.get("SLURM_RESTART_COUNT", "0")
-
-
-def _scheduler_ids() -> dict:
-    array_job = os.environ.get("SLURM_ARRAY_JOB_ID")
-    array_task = os.environ.get("SLURM_ARRAY_TASK_ID")
-    job = f"{array_job}_{array_task}" if array_job else os.environ.get("SLURM_JOB_ID")
-    return {
-        "job_id": job,
-        "array_job_id": array_job,
-        "array_task_id": int(array_task) if array_task else None,
-    }
 
 
 def missing_upstream(folder: SweepFolder, task: Task) -> list[str]:
     return [key for key in task.needs if not folder.is_done(key)]
 
 
-def run_task(sweep_dir: str | Path, stage: str, index: int) -> dict | None:
-    """Run one task of a sweep and record its outcome in its status file."""
+def run_task(
+    sweep_dir: str | Path, stage: str, index: int, placement: Placement | None = None
+) -> dict | None:
+    """Run one task of a sweep and record its outcome in its status file.
+
+    `placement` comes from the backend; called directly (a test, a notebook), the task runs
+    as an attempt of its own in this process.
+    """
+    placement = placement or Placement(attempt_id=f"direct-{uuid.uuid4().hex[:8]}")
     folder, config, plan = load_sweep(sweep_dir)
     task = plan.stage(stage).tasks[index]
     rank, world_size = _rank()
     main = rank == 0
 
+    # ---- 1. inputs: a task whose upstream is not done records `blocked` and ends
     missing = missing_upstream(folder, task)
     if missing:
         if main:
@@ -94,47 +87,32 @@ def run_task(sweep_dir: str | Path, stage: str, index: int) -> dict | None:
             _record(
                 folder,
                 task,
-                state="blocked",
+                state=State.BLOCKED,
                 reason=f"upstream not done: {shown}",
                 ended=time.time(),
             )
         return None
 
-    if main:
-        status = folder.read_status(task.key) or TaskStatus(task.key, task.stage, task.index)
-        status.state, status.attempts = "running", status.attempts + 1
-        status.params_hash, status.host, status.pid = (
-            task.params_hash,
-            socket.gethostname(),
-            os.getpid(),
-        )
-        status.started, status.ended, status.reason, status.error = time.time(), None, None, None
-        for name, value in _scheduler_ids().items():
-            if value is not None:
-                setattr(status, name, value)
-        folder.write_status(status)
-        attempt = status.attempts
-    else:
-        attempt = 0
-
-    tmp_output = folder.task_dir(task.key) / f"output.tmp-{_attempt_id()}"
+    # ---- 2. the attempt starts: status, temporary output, work folder, tracker
+    attempt = _start_attempt(folder, task, placement) if main else 0
+    tmp_output = folder.task_dir(task.key) / f"output.tmp-{placement.attempt_id}"
     if main:
         for old in folder.task_dir(task.key).glob("output.tmp-*"):
             if old != tmp_output:
-                import shutil
-
                 shutil.rmtree(old, ignore_errors=True)
     tmp_output.mkdir(parents=True, exist_ok=True)
     work_dir = folder.work_dir(task.key)
     work_dir.mkdir(parents=True, exist_ok=True)
-    tracker = _open_tracker(folder, config, task, attempt, rank)
-    ctx = StageContext(folder.root, config, task, tmp_output, work_dir, tracker, rank, world_size)
+    tracker = _open_tracker(folder, config, task, attempt, rank, placement)
+    ctx = StageContext(folder, plan, config, task, tmp_output, work_dir, tracker, rank, world_size)
 
+    # ---- 3. the stage; a user's error is its reason, anything else keeps its traceback
     try:
         summary = stage_function(config, stage)(ctx)
-    except StageError as exc:
-        _fail(folder, task, main, tracker, reason=str(exc), error=None)
-        raise TaskFailed(str(exc)) from None
+    except UserError as exc:
+        reason = " ".join(exc.lines())
+        _fail(folder, task, main, tracker, reason=reason, error=None)
+        raise TaskFailed(reason) from None
     except BaseException as exc:  # recorded, then re-raised: the scheduler must see it too
         if isinstance(exc, KeyboardInterrupt | SystemExit) and not main:
             raise
@@ -145,33 +123,62 @@ def run_task(sweep_dir: str | Path, stage: str, index: int) -> dict | None:
         _fail(folder, task, main, tracker, reason=reason, error="\n".join(lines))
         raise
 
+    # ---- 4. outputs in place, then `done`
     if main:
         folder.publish_output(task.key, tmp_output)
-        _record(folder, task, state="done", ended=time.time(), summary=summary or {})
+        _record(folder, task, state=State.DONE, ended=time.time(), summary=summary or {})
         tracker.close("FINISHED")
     return summary
 
 
+def _start_attempt(folder: SweepFolder, task: Task, placement: Placement) -> int:
+    status = folder.read_status(task.key) or TaskStatus(task.key, task.stage, task.index)
+    status.state, status.attempts = State.RUNNING, status.attempts + 1
+    status.params_hash, status.host, status.pid = (
+        task.params_hash,
+        socket.gethostname(),
+        os.getpid(),
+    )
+    status.started, status.ended, status.reason, status.error = time.time(), None, None, None
+    for name in ("job_id", "array_job_id", "array_task_id"):
+        if getattr(placement, name) is not None:
+            setattr(status, name, getattr(placement, name))
+    folder.write_status(status)
+    return status.attempts
+
+
 def _requeued(folder: SweepFolder, task: Task) -> bool:
     status = folder.read_status(task.key)
-    return status is not None and status.state == "pending"
+    return status is not None and status.state == State.PENDING
 
 
-def _open_tracker(folder: SweepFolder, config: SweepConfig, task: Task, attempt: int, rank: int):
+def _open_tracker(
+    folder: SweepFolder,
+    config: SweepConfig,
+    task: Task,
+    attempt: int,
+    rank: int,
+    placement: Placement,
+):
     from babelsum import tracking
 
     if rank != 0:  # one writer per task; the other ranks' logs stay in their own journal
         return tracking.Tracker(folder.work_dir(task.key) / f"rank{rank}.journal.jsonl")
-    opener = getattr(tracking, "open_task_tracker", None)
-    if opener is None:
-        return tracking.Tracker(folder.journal_path(task.key))
-    return opener(folder.root, config, task, attempt=attempt, **_scheduler_ids())
+    return tracking.open_task_tracker(
+        folder.root,
+        config,
+        task,
+        attempt=attempt,
+        job_id=placement.job_id,
+        array_job_id=placement.array_job_id,
+        array_task_id=placement.array_task_id,
+    )
 
 
 def _fail(folder, task, main, tracker, *, reason: str, error: str | None) -> None:
     if not main:
         return
-    _record(folder, task, state="failed", reason=reason, error=error, ended=time.time())
+    _record(folder, task, state=State.FAILED, reason=reason, error=error, ended=time.time())
     try:
         tracker.set_tags({"failure_reason": reason})
         tracker.close("FAILED")
@@ -188,13 +195,14 @@ def _record(folder: SweepFolder, task: Task, **fields) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m babelsum.runner SWEEP_DIR STAGE INDEX` (what the local backend runs)."""
+    """`python -m babelsum.runner SWEEP_DIR STAGE INDEX ATTEMPT_ID` (what the local backend
+    runs, in each process of a task)."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 3:
-        print("usage: python -m babelsum.runner SWEEP_DIR STAGE INDEX", file=sys.stderr)
+    if len(args) != 4:
+        print("usage: python -m babelsum.runner SWEEP_DIR STAGE INDEX ATTEMPT_ID", file=sys.stderr)
         return 2
     try:
-        run_task(args[0], args[1], int(args[2]))
+        run_task(args[0], args[1], int(args[2]), Placement(attempt_id=args[3]))
     except TaskFailed as exc:
         print(f"babelsum: task failed: {exc}", file=sys.stderr)
         return 1

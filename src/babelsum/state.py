@@ -15,40 +15,51 @@ Layout of a sweep folder:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from babelsum.files import file_lock, write_atomic, write_json
+
 if TYPE_CHECKING:
-    from babelsum.plan import Task
-
-STATES = ("pending", "running", "done", "failed", "blocked")
+    from babelsum.plan import Plan, Task
 
 
-def write_atomic(path: Path, text: str, durable: bool = True) -> None:
-    """Write via a temp file and rename, so readers never see half a file.
+class State(str, Enum):
+    """Where a task stands. The first five are written in status files; LOST is what
+    `launch status` calls a running or queued task whose process or job is gone."""
 
-    durable=True also fsyncs, so a node crash cannot leave a done status without its data;
-    bulk bookkeeping (10,000 pending statuses at submission) skips it.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        if durable:
-            f.flush()
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    LOST = "lost"
+
+    def __str__(self) -> str:
+        return self.value
 
 
-def write_json(path: Path, data: Any, durable: bool = True) -> None:
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", durable)
+ENDED = (State.DONE, State.FAILED, State.BLOCKED, State.LOST)  # nothing more will happen
+ACTIVE = (State.PENDING, State.RUNNING)  # queued or running: may still change
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """An upstream task as a downstream task sees it: what it is, how it ended, its output."""
+
+    key: str
+    stage: str
+    params: dict[str, Any]
+    state: State
+    reason: str | None
+    output: Path | None  # the finished output folder; None unless done
 
 
 @dataclass
@@ -56,7 +67,7 @@ class TaskStatus:
     key: str
     stage: str
     index: int
-    state: str = "pending"
+    state: State = State.PENDING
     attempts: int = 0
     params_hash: str = ""
     executor: str | None = None  # "local" or "slurm"
@@ -74,7 +85,11 @@ class TaskStatus:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> TaskStatus:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        known["state"] = State(known.get("state", State.PENDING))
         return cls(**known)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"state": State(self.state).value}
 
 
 class SweepFolder:
@@ -120,12 +135,12 @@ class SweepFolder:
     def exists(self) -> bool:
         return self.meta_path.is_file()
 
-    def create(self, meta: dict[str, Any], config_text: str, plan: dict[str, Any]) -> None:
+    def create(self, meta: dict[str, Any], config_text: str, plan: Plan) -> None:
         # Private: submitit pickles in jobs/ are code that SLURM will run as this user.
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
         write_atomic(self.config_path, config_text)
-        write_json(self.plan_path, plan)
+        self.write_plan(plan)
         write_json(self.meta_path, meta)
 
     def meta(self) -> dict[str, Any]:
@@ -135,18 +150,22 @@ class SweepFolder:
         with self.lock("meta"):
             write_json(self.meta_path, self.meta() | fields)
 
+    def read_plan(self) -> Plan:
+        from babelsum.plan import Plan
+
+        return Plan.from_json(json.loads(self.plan_path.read_text(encoding="utf-8")))
+
+    def write_plan(self, plan: Plan) -> None:
+        write_json(self.plan_path, plan.to_json())
+
     @contextlib.contextmanager
     def lock(self, name: str = "submit", wait: bool = True) -> Iterator[None]:
-        """An exclusive flock; with wait=False raise BlockingIOError if someone holds it."""
-        path = self.root / f".{name}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w") as f:
-            flags = fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB)
-            fcntl.flock(f, flags)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        """An exclusive lock on the sweep; with wait=False raise BlockingIOError if someone
+        holds it."""
+        with file_lock(self.root / f".{name}.lock", None if wait else 0) as held:
+            if not held:
+                raise BlockingIOError(f"{self.root} is locked ({name})")
+            yield
 
     # task status ------------------------------------------------------------
     def read_status(self, key: str) -> TaskStatus | None:
@@ -157,7 +176,7 @@ class SweepFolder:
             return None
 
     def write_status(self, status: TaskStatus, durable: bool = True) -> None:
-        write_json(self.status_path(status.key), asdict(status), durable)
+        write_json(self.status_path(status.key), status.to_json(), durable)
 
     def update_status(self, task: Task, durable: bool = True, **fields: Any) -> TaskStatus:
         """Change some fields of a task's status (a task never started has no file yet)."""
@@ -167,9 +186,14 @@ class SweepFolder:
         self.write_status(status, durable)
         return status
 
+    def upstream(self, task: Task) -> Upstream:
+        status = self.read_status(task.key) or TaskStatus(task.key, task.stage, task.index)
+        output = self.output_dir(task.key) if self.is_done(task.key) else None
+        return Upstream(task.key, task.stage, task.params, status.state, status.reason, output)
+
     def is_done(self, key: str) -> bool:
         status = self.read_status(key)
-        return status is not None and status.state == "done" and self.output_dir(key).is_dir()
+        return status is not None and status.state == State.DONE and self.output_dir(key).is_dir()
 
     # outputs ----------------------------------------------------------------
     def publish_output(self, key: str, tmp: Path) -> None:
@@ -180,6 +204,3 @@ class SweepFolder:
             os.replace(final, old)
             shutil.rmtree(old, ignore_errors=True)
         os.replace(tmp, final)
-
-    def clear_output(self, key: str) -> None:
-        shutil.rmtree(self.output_dir(key), ignore_errors=True)

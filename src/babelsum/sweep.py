@@ -7,21 +7,15 @@ from __future__ import annotations
 
 import getpass
 import hashlib
-import os
 import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from babelsum.config import SweepConfig, dump_config
+from babelsum.config import SweepConfig, dump_config, validate_config
+from babelsum.errors import SweepError
 from babelsum.plan import Plan, Task, make_plan
-from babelsum.state import SweepFolder, TaskStatus
-
-TERMINAL = ("done", "failed", "blocked")
-
-
-class SweepError(Exception):
-    """A sweep-level problem the user must fix (one line)."""
+from babelsum.state import State, SweepFolder, TaskStatus
 
 
 def config_hash(config: SweepConfig) -> str:
@@ -60,8 +54,27 @@ def create_sweep(
         "config_hash": config_hash(config),
         "tasks": len(plan.tasks()),
     }
-    folder.create(meta, dump_config(config), plan.to_json())
+    folder.create(meta, dump_config(config), plan)
     return folder, plan
+
+
+def open_sweep(sweep_dir: str | Path) -> tuple[SweepFolder, Plan]:
+    """A sweep folder and its plan, for commands that do not need the config."""
+    folder = SweepFolder(sweep_dir)
+    if not folder.exists():
+        raise SweepError(f"{sweep_dir} is not a sweep folder (no sweep.json)")
+    return folder, folder.read_plan()
+
+
+def load_sweep(sweep_dir: str | Path) -> tuple[SweepFolder, SweepConfig, Plan]:
+    """A sweep folder with its resolved config and its plan."""
+    import yaml
+
+    folder, plan = open_sweep(sweep_dir)
+    config = validate_config(
+        yaml.safe_load(folder.config_path.read_text(encoding="utf-8")), str(folder.config_path)
+    )
+    return folder, config, plan
 
 
 def downstream(plan: Plan, keys: set[str]) -> set[str]:
@@ -86,40 +99,18 @@ def tasks_to_rerun(folder: SweepFolder, plan: Plan, stages: list[str] | None = N
 class TaskView:
     task: Task
     status: TaskStatus
-    state: str  # the status file's state, or "lost" when its process or job is gone
+    state: State  # the status file's state, or LOST when its process or job is gone
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def read_statuses(folder: SweepFolder, plan: Plan) -> list[TaskStatus]:
+    """Every task's status; a task without a status file is pending."""
+    return [folder.read_status(t.key) or TaskStatus(t.key, t.stage, t.index) for t in plan.tasks()]
 
 
-def task_views(folder: SweepFolder, plan: Plan, queued_jobs: set[str] | None) -> list[TaskView]:
-    """Every task with its effective state.
-
-    A task marked running (or pending on SLURM) whose process or job is gone is `lost`: it was
-    killed (out of memory, time, scancel, SIGKILL) before it could record anything.
-    `queued_jobs` holds the SLURM ids in the queue (None when squeue cannot be asked).
-    """
-    host = socket.gethostname()
-    views = []
-    for task in plan.tasks():
-        status = folder.read_status(task.key) or TaskStatus(task.key, task.stage, task.index)
-        state = status.state
-        if state == "running" and status.executor != "slurm" and status.host == host and status.pid:
-            if not _pid_alive(status.pid):
-                state = "lost"
-        elif state in ("running", "pending") and status.executor == "slurm" and status.job_id:
-            if queued_jobs is not None and not _in_queue(status, queued_jobs):
-                state = "lost"
-        views.append(TaskView(task, status, state))
-    return views
-
-
-def _in_queue(status: TaskStatus, queued: set[str]) -> bool:
-    return status.job_id in queued or (status.array_job_id or "") in queued
+def task_views(plan: Plan, statuses: list[TaskStatus], lost: set[str]) -> list[TaskView]:
+    """Every task with its effective state; `lost` holds the keys whose process or job the
+    backend found gone (killed for memory or time, scancel, SIGKILL) before they recorded it."""
+    return [
+        TaskView(task, status, State.LOST if task.key in lost else status.state)
+        for task, status in zip(plan.tasks(), statuses, strict=True)
+    ]

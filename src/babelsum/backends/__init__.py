@@ -1,0 +1,97 @@
+"""Where tasks run: one interface, two backends (local processes, SLURM through submitit).
+
+A backend submits tasks, tells which of its tasks are lost (their process or job is gone
+without a word), cancels them, and shows what it would submit. Everything else (plans,
+statuses, what to rerun) is the same for both; nothing outside this package compares
+executor names.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from babelsum.config import Resources, SweepConfig
+    from babelsum.plan import Plan, Task
+    from babelsum.state import SweepFolder, TaskStatus
+
+NAMES = ("local", "slurm")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What `launch sweep` / `launch resubmit` ask of a backend beyond the tasks."""
+
+    parallel: int | None = None  # local: tasks at once (default engine.local_parallel_tasks)
+    show_progress: bool = True
+
+
+class Backend(Protocol):
+    name: str
+    # True: submit() returns once the tasks have ended (local); False: once they are queued
+    runs_to_completion: bool
+
+    def submit(
+        self,
+        folder: SweepFolder,
+        config: SweepConfig,
+        plan: Plan,
+        tasks: list[Task],
+        options: RunOptions,
+    ) -> list[str]:
+        """Run or queue `tasks`; lines saying what was submitted."""
+        ...
+
+    def lost(self, statuses: list[TaskStatus]) -> set[str]:
+        """Keys of the tasks (among this backend's active ones) whose process or job is gone."""
+        ...
+
+    def cancel(self, statuses: list[TaskStatus]) -> None:
+        """Stop these active tasks of this backend."""
+        ...
+
+    def parallel_tasks(self, config: SweepConfig) -> int:
+        """How many tasks may run at once (tracking warns about SQLite under many writers)."""
+        ...
+
+    def describe(
+        self, stage: str, tasks: list[Task], config: SweepConfig, resources: Resources, sweep: Path
+    ) -> list[str]:
+        """Dry run: what one array of `tasks` would be submitted as (sbatch options)."""
+        ...
+
+
+def get(name: str) -> Backend:
+    """The backend called `name` (imported only when asked for: submitit is not free)."""
+    if name not in NAMES:
+        raise ValueError(f"unknown executor {name!r}; executors: {', '.join(NAMES)}")
+    return importlib.import_module(f"babelsum.backends.{name}").BACKEND
+
+
+def lost_tasks(statuses: list[TaskStatus]) -> set[str]:
+    """Keys of active tasks whose process or job is gone, asking each backend about its own."""
+    from babelsum.state import ACTIVE
+
+    by_backend: dict[str, list[TaskStatus]] = {}
+    for status in statuses:
+        if status.state in ACTIVE and status.executor in NAMES:
+            by_backend.setdefault(status.executor, []).append(status)
+    lost: set[str] = set()
+    for name, group in by_backend.items():
+        lost |= get(name).lost(group)
+    return lost
+
+
+def task_env(config: SweepConfig) -> dict[str, str]:
+    """Variables every task process gets, on any backend (offline mode, caches)."""
+    env = {"PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+    if config.offline:
+        env |= {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    if config.hf_cache:
+        # explicit: an inherited HF_HUB_CACHE would override HF_HOME
+        env["HF_HUB_CACHE"] = os.path.expanduser(config.hf_cache)
+    return env

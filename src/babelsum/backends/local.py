@@ -8,6 +8,7 @@ memory kill takes down one task, not the sweep, and the same runner code runs as
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -15,27 +16,74 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from babelsum.config import SweepConfig
+from babelsum.backends import RunOptions, task_env
+from babelsum.config import Resources, SweepConfig
 from babelsum.plan import Plan, Task
-from babelsum.state import SweepFolder
+from babelsum.state import State, SweepFolder, TaskStatus
+
+NAME = "local"
+
+
+class LocalBackend:
+    """Tasks as processes on this machine, stage by stage, a bounded number at once."""
+
+    name = NAME
+    runs_to_completion = True
+
+    def submit(
+        self,
+        folder: SweepFolder,
+        config: SweepConfig,
+        plan: Plan,
+        tasks: list[Task],
+        options: RunOptions,
+    ) -> list[str]:
+        run_local(folder, config, plan, tasks, options.parallel, options.show_progress)
+        return []
+
+    def lost(self, statuses: list[TaskStatus]) -> set[str]:
+        """Running tasks of this host whose process is gone (a task of another host cannot be
+        checked from here, so it is not called lost)."""
+        host = socket.gethostname()
+        return {
+            s.key
+            for s in statuses
+            if s.state == State.RUNNING and s.host == host and s.pid and not _pid_alive(s.pid)
+        }
+
+    def cancel(self, statuses: list[TaskStatus]) -> None:
+        host = socket.gethostname()
+        for status in statuses:
+            # a pid means something only on the host that recorded it
+            if status.state == State.RUNNING and status.pid and status.host == host:
+                try:
+                    os.kill(status.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+
+    def parallel_tasks(self, config: SweepConfig) -> int:
+        return config.engine.local_parallel_tasks
+
+    def describe(
+        self, stage: str, tasks: list[Task], config: SweepConfig, resources: Resources, sweep: Path
+    ) -> list[str]:
+        return []
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def task_environment(config: SweepConfig) -> dict[str, str]:
-    """Variables every task process gets (offline mode, caches)."""
-    env = dict(os.environ)
-    if config.offline:
-        env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    if config.hf_cache:
-        env["HF_HUB_CACHE"] = config.hf_cache  # explicit: an inherited value would override HF_HOME
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 def run_one(folder: SweepFolder, task: Task, processes: int, env: dict[str, str]) -> int:
@@ -49,8 +97,9 @@ def run_one(folder: SweepFolder, task: Task, processes: int, env: dict[str, str]
         str(folder.root),
         task.stage,
         str(task.index),
+        f"local-{uuid.uuid4().hex[:8]}",  # the attempt: one for all its processes
     ]
-    attempt_env = {**env, "BABELSUM_ATTEMPT_ID": f"local-{uuid.uuid4().hex[:8]}"}
+    attempt_env = dict(env)
     if processes > 1:
         attempt_env.update(
             MASTER_ADDR="127.0.0.1",
@@ -84,7 +133,7 @@ def run_local(
     """Run `tasks` stage by stage (a stage starts when the one before has ended)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    env = task_environment(config)
+    env = {**os.environ, **task_env(config)}
     parallel = parallel or config.engine.local_parallel_tasks
     wanted = {t.key for t in tasks}
     codes: dict[str, int] = {}
@@ -116,8 +165,4 @@ def run_local(
     return codes
 
 
-def log_tail(folder: SweepFolder, key: str, lines: int = 5) -> str:
-    path: Path = folder.log_path(key)
-    if not path.exists():
-        return ""
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+BACKEND = LocalBackend()

@@ -8,6 +8,7 @@ the matrix with holes. Arrays larger than the cluster's MaxArraySize are split i
 
 from __future__ import annotations
 
+import getpass
 import os
 import re
 import shlex
@@ -19,13 +20,58 @@ from pathlib import Path
 import submitit
 from submitit.helpers import Checkpointable, DelayedSubmission, TorchDistributedEnvironment
 
-from babelsum.config import Resources, SweepConfig
+from babelsum.backends import RunOptions, task_env
+from babelsum.config import STAGES, Resources, SweepConfig
+from babelsum.errors import SubmitError
 from babelsum.plan import Plan, Task
-from babelsum.state import SweepFolder
+from babelsum.state import State, SweepFolder, TaskStatus
+
+NAME = "slurm"
 
 
-class SubmitError(Exception):
-    """Submission could not start (no srun, bad container, sbatch refused); one line."""
+class SlurmBackend:
+    """Each stage's tasks as SLURM array jobs, submitted through submitit."""
+
+    name = NAME
+    runs_to_completion = False
+
+    def submit(
+        self,
+        folder: SweepFolder,
+        config: SweepConfig,
+        plan: Plan,
+        tasks: list[Task],
+        options: RunOptions,
+    ) -> list[str]:
+        return [
+            f"  {sub.stage:<9} {sub.tasks:>5} tasks  job {', '.join(sub.array_job_ids)}"
+            for sub in submit(folder, config, plan, tasks)
+        ]
+
+    def lost(self, statuses: list[TaskStatus]) -> set[str]:
+        """Queued or running tasks whose job is no longer in the queue (none when squeue
+        cannot be asked: then nothing can be said)."""
+        queued = queued_jobs()
+        if queued is None:
+            return set()
+        return {
+            s.key
+            for s in statuses
+            if s.job_id and s.job_id not in queued and (s.array_job_id or "") not in queued
+        }
+
+    def cancel(self, statuses: list[TaskStatus]) -> None:
+        jobs = sorted({s.job_id for s in statuses if s.job_id})
+        if jobs:
+            subprocess.run(["scancel", *jobs], check=False)
+
+    def parallel_tasks(self, config: SweepConfig) -> int:
+        return max(config.resources.for_stage(stage).array_parallelism for stage in STAGES)
+
+    def describe(
+        self, stage: str, tasks: list[Task], config: SweepConfig, resources: Resources, sweep: Path
+    ) -> list[str]:
+        return ["sbatch " + " ".join(sbatch_preview(stage, len(tasks), config, resources, sweep))]
 
 
 class TaskCall(Checkpointable):
@@ -38,19 +84,25 @@ class TaskCall(Checkpointable):
     def __call__(self, sweep_dir: str, stage: str, index: int) -> dict | None:
         from babelsum import runner
 
-        if int(os.environ.get("SLURM_NTASKS", "1")) > 1:
+        job = submitit.JobEnvironment()
+        if job.num_tasks > 1:
             # one SLURM task per GPU; LOCAL_RANK picks the device, so keep all GPUs visible
             TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
-        return runner.run_task(sweep_dir, stage, index)
+        placement = runner.Placement(
+            # one attempt = one run of the job; a requeued job runs again with a new count
+            attempt_id=f"{job.job_id}-{os.environ.get('SLURM_RESTART_COUNT', '0')}",
+            job_id=job.job_id,
+            array_job_id=job.array_job_id,
+            array_task_id=None if job.array_task_id is None else int(job.array_task_id),
+        )
+        return runner.run_task(sweep_dir, stage, index, placement)
 
     def checkpoint(self, sweep_dir: str, stage: str, index: int) -> DelayedSubmission:
-        from babelsum.runner import load_sweep
-
-        if os.environ.get("SLURM_PROCID", "0") == "0":
-            folder, _, plan = load_sweep(sweep_dir)
-            task = plan.stage(stage).tasks[index]
+        if submitit.JobEnvironment().global_rank == 0:
+            folder = SweepFolder(sweep_dir)
+            task = folder.read_plan().stage(stage).tasks[index]
             folder.update_status(
-                task, state="pending", reason="requeued after timeout or preemption"
+                task, state=State.PENDING, reason="requeued after timeout or preemption"
             )
         return super().checkpoint(sweep_dir, stage, index)
 
@@ -123,19 +175,14 @@ class StageSubmission:
 
 
 def task_setup_lines(config: SweepConfig) -> list[str]:
-    """Shell lines run in the sbatch script before the task (offline mode, caches)."""
-    lines = ["export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false"]
-    if config.offline:
-        lines.append("export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1")
-    if config.hf_cache:
-        lines.append(f"export HF_HUB_CACHE={shlex.quote(config.hf_cache)}")
-    return lines
+    """Shell lines run in the sbatch script before the task: the task environment."""
+    return ["export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in task_env(config).items())]
 
 
 def python_command(config: SweepConfig, folder: SweepFolder) -> str | None:
     if config.container is None:
         return None
-    from babelsum import containers
+    from babelsum.backends import apptainer as containers
 
     return containers.python_command(
         config.container, folder.root, config.hf_cache, containers.config_binds(config)
@@ -151,7 +198,7 @@ def submit(
             "no `sbatch`/`srun` on PATH: run `launch` on a SLURM login node (outside a container)"
         )
     if config.container is not None:
-        from babelsum import containers
+        from babelsum.backends import apptainer as containers
 
         containers.check_container(config.container)
     python = python_command(config, folder)
@@ -180,7 +227,7 @@ def submit(
                 array_ids.append(submit_array(folder, executor, stage.name, chunk))
         submitted.append(StageSubmission(stage.name, array_ids, len(todo)))
         upstream_ids = array_ids
-    folder.update_meta(executor="slurm")
+    folder.update_meta(executor=NAME)
     return submitted
 
 
@@ -201,7 +248,7 @@ def submit_array(
             task,
             durable=False,
             state="pending",
-            executor="slurm",
+            executor=NAME,
             job_id=job.job_id,
             array_job_id=array_id,
             array_task_id=position,
@@ -213,8 +260,6 @@ def submit_array(
 
 def queued_jobs() -> set[str] | None:
     """Ids of this user's jobs in the queue, array elements expanded (`123_4`), or None."""
-    import getpass
-
     try:
         out = subprocess.run(
             ["squeue", "-h", "-r", "-u", getpass.getuser(), "-o", "%i"],
@@ -227,11 +272,6 @@ def queued_jobs() -> set[str] | None:
     if out.returncode != 0:
         return None
     return {line.strip() for line in out.stdout.splitlines() if line.strip()}
-
-
-def cancel(job_ids: list[str]) -> None:
-    if job_ids:
-        subprocess.run(["scancel", *sorted(set(job_ids))], check=False)
 
 
 def sbatch_preview(
@@ -251,3 +291,6 @@ def sbatch_preview(
     return [
         line.removeprefix("#SBATCH ") for line in text.splitlines() if line.startswith("#SBATCH")
     ]
+
+
+BACKEND = SlurmBackend()

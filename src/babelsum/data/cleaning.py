@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from babelsum.config import CleaningConfig
 from babelsum.data.quarantine import Rejected
 from babelsum.data.schema import REQUIRED
-from babelsum.languages import LANGUAGES
+from babelsum.lang.codes import LANGUAGES
 
 _TEXT_FIELDS = ("title", "text", "summary")
 
@@ -71,7 +71,7 @@ def _text_key(text: str) -> str:
 
 def _other_language(text: str, declared: str, min_confidence: float) -> str | None:
     """What `text` reads as, if confidently not `declared`. Short texts need more certainty."""
-    from babelsum.language_id import detect_language
+    from babelsum.lang.detect import detect_language
 
     sample = text[:3000]
     if len(sample) < 40:

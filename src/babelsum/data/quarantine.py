@@ -7,10 +7,11 @@ line or value caused it.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from babelsum.files import write_jsonl
 
 
 @dataclass
@@ -43,14 +44,7 @@ def _printable(value):
 
 
 def write_quarantine(path: Path, rejected: list[Rejected]) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        for item in rejected:
-            f.write(json.dumps(item.to_json(), ensure_ascii=False, default=str) + "\n")
-
-
-def read_quarantine(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    write_jsonl(path, (item.to_json() for item in rejected))
 
 
 def counts_by_reason(rejected: list[Rejected]) -> dict[str, dict[str, int]]:

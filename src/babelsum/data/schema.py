@@ -9,20 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from babelsum.config.schema import ARTICLE_FIELDS as FIELDS
+
 if TYPE_CHECKING:
     import datasets
 
-FIELDS = (
-    "article_id",  # topic id shared across languages (Wikidata item, decision id, ...)
-    "language",  # ISO 639-1 code of the text
-    "title",
-    "text",
-    "summary",  # None until a teacher writes one, for sources without gold summaries
-    "summary_language",  # differs from `language` for cross-lingual data (SLDS fr -> de)
-    "summary_source",  # "gold", "teacher" or None
-    "url",
-    "source",  # synthetic, files, hf or wikipedia
-)
 REQUIRED = ("article_id", "language", "text")
 SUMMARY_SOURCES = ("gold", "teacher")
 

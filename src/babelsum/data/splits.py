@@ -19,15 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from babelsum.config import SplitConfig
+from babelsum.errors import SplitError, StageError
 
 if TYPE_CHECKING:
     import datasets
 
 SPLITS = ("train", "validation", "test_novel", "test_same_topic")
-
-
-class SplitError(Exception):
-    """Sizes the data cannot satisfy; the message names the config field to change."""
+TEST_SPLITS = {"novel": "test_novel", "same_topic": "test_same_topic"}  # test set -> split
 
 
 @dataclass
@@ -166,3 +164,19 @@ def load_split(split_output_dir: Path, name: str) -> datasets.Dataset:
             f"no split {name!r} in {split_output_dir} (is the split task done?)"
         )
     return datasets.load_from_disk(str(path))
+
+
+def test_articles(
+    split_dir: Path, test_set: str, eval_lang: str, max_examples: int | None = None
+) -> list[dict]:
+    """The test articles in `eval_lang`, in the split's order; StageError when there are none."""
+    name = TEST_SPLITS[test_set]
+    records = [r for r in load_split(split_dir, name) if r["language"] == eval_lang]
+    if max_examples is not None:
+        records = records[:max_examples]
+    if not records:
+        raise StageError(
+            f"the {name} split has no article in {eval_lang!r}; check the split settings "
+            "(split.test_novel_topics, split.test_same_topic_per_language) and the data"
+        )
+    return records

@@ -11,10 +11,7 @@ import json
 from pathlib import Path
 
 from babelsum.data.quarantine import Rejected
-
-
-class TeacherOutputError(Exception):
-    """A shard output that does not match the prepared rows; names the file."""
+from babelsum.errors import TeacherOutputError
 
 
 def merge_teacher_summaries(

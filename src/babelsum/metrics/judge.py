@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from babelsum.languages import LANGUAGES
+from babelsum.lang.codes import LANGUAGES
 
 MIN_SCORE, MAX_SCORE = 0, 5
 ORDERS = ("base_first", "tuned_first")

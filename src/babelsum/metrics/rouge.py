@@ -2,7 +2,7 @@
 
 Scores are F1 on a 0-1 scale. A corpus score is the mean of the per-document F1 with a seeded
 bootstrap 95% interval (see `babelsum.metrics.bootstrap`). ROUGE-Lsum needs one sentence per
-line: both texts are split with `babelsum.sentences.split_sentences` (。！？ for Japanese,
+line: both texts are split with `babelsum.lang.sentences.split_sentences` (。！？ for Japanese,
 . ! ? before a capital, abbreviations aside, for spaced scripts) before scoring, so ROUGE-Lsum
 differs from ROUGE-L whenever a summary has several sentences. Tokenizers are described in
 `babelsum.metrics.tokenizers`; every result names the one it used.
@@ -16,15 +16,12 @@ import functools
 from collections.abc import Sequence
 from pathlib import Path
 
+from babelsum.errors import ScoreInputError
+from babelsum.lang.sentences import split_sentences
 from babelsum.metrics.bootstrap import CONFIDENCE, mean_interval, resample_indices
 from babelsum.metrics.tokenizers import tokenizer_for
-from babelsum.sentences import split_sentences
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
-
-
-class ScoreInputError(ValueError):
-    """Prediction or reference files that cannot be scored; the message says how to fix them."""
 
 
 @functools.cache
@@ -88,7 +85,7 @@ def summarize_documents(
     result["method"] = {
         "lang": lang,
         "tokenizer": tokenizer_description(lang, stem),
-        "sentence_split": "babelsum.sentences.split_sentences (for rougeLsum)",
+        "sentence_split": "babelsum.lang.sentences.split_sentences (for rougeLsum)",
         "scale": "F1, 0-1",
         "aggregate": "mean of per-document F1",
         "interval": f"{CONFIDENCE:.0%} percentile bootstrap over documents",

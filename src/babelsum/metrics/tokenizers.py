@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import regex
 
-from babelsum.languages import LANGUAGES
+from babelsum.lang.codes import LANGUAGES
 
 log = logging.getLogger(__name__)
 

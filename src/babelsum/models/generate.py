@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from babelsum.config import ModelSpec
-from babelsum.languages import language
+from babelsum.lang.codes import language
 from babelsum.models.loading import is_seq2seq
-from babelsum.prompts import uses_chat_template
+from babelsum.models.prompts import uses_chat_template
 
 if TYPE_CHECKING:
     import torch
@@ -89,7 +89,7 @@ def generate(
 ) -> list[Generation]:
     """Generate one answer per prompt, in the order of `prompts`.
 
-    `prompts` come from `babelsum.prompts.render_generation_prompt`. For seq2seq models
+    `prompts` come from `babelsum.models.prompts.render_generation_prompt`. For seq2seq models
     (mBART) `target_lang` is required: its language code is forced as the first generated
     token; `source_lang` (default: target_lang) sets the encoder's language code.
     """

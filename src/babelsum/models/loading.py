@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from babelsum.config import ModelSpec
+from babelsum.errors import ModelLoadError
 from babelsum.models.lora_targets import check_target_modules
-from babelsum.stages import StageError
 
 if TYPE_CHECKING:
     import torch
@@ -47,10 +47,6 @@ FAMILY_OF_MODEL_TYPE = {
     "llama": "llama",
 }
 SEQ2SEQ_FAMILIES = {"mbart"}
-
-
-class ModelLoadError(StageError):
-    """A model or tokenizer that cannot be loaded for a reason the researcher can fix."""
 
 
 # ---------------------------------------------------------------- where the model is
@@ -105,8 +101,7 @@ def tiny_model_folder(family: str) -> Path:
     same from_pretrained path as a downloaded checkpoint. A file lock keeps parallel tasks
     from building it twice.
     """
-    import fcntl
-
+    from babelsum.files import file_lock
     from babelsum.models.tiny import FAMILIES, TINY_VERSION, build_tiny_model, tokenizer_corpus
 
     if family not in FAMILIES:
@@ -114,8 +109,7 @@ def tiny_model_folder(family: str) -> Path:
     root = Path(os.environ.get("BABELSUM_CACHE", Path.home() / ".cache" / "babelsum"))
     out = root / f"tiny-models-v{TINY_VERSION}"
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / f".{family}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with file_lock(out / f".{family}.lock"):
         if not (out / family / "config.json").is_file():
             build_tiny_model(family, out, tokenizer_corpus())
     return out / family

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from babelsum.stages import StageError
+from babelsum.errors import TargetModuleError
 
 if TYPE_CHECKING:
     from torch import nn
 
 ALL_LINEAR = "all-linear"
-
-
-class TargetModuleError(StageError):
-    """LoRA target modules that the model does not have."""
 
 
 def linear_module_names(model: nn.Module) -> list[str]:

@@ -5,21 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from babelsum.config import SweepConfig
-from babelsum.plan import Task
+from babelsum.metrics.rouge import ROUGE_TYPES
 from babelsum.report.cells import Cell, collect_cells, write_cells
 from babelsum.report.heatmaps import heatmap_path, plot_all
 from babelsum.report.markdown import write_report
 from babelsum.report.matrices import build_matrices, write_cells_csv, write_matrix_csv
-from babelsum.state import SweepFolder
+from babelsum.state import Upstream
 
-HEATMAP_METRICS = ["rouge1", "rouge2", "rougeL", "rougeLsum", "judge"]
+HEATMAP_METRICS = [*ROUGE_TYPES, "judge"]
 
 
-def collect_sweep_cells(folder: SweepFolder, config: SweepConfig, tasks: list[Task]) -> list[Cell]:
+def sweep_cells(
+    config: SweepConfig, evaluations: list[Upstream], judgments: list[Upstream]
+) -> list[Cell]:
+    """The cells of a sweep from its evaluate and judge tasks, with the config's statistics."""
     evaluate = config.evaluate
     return collect_cells(
-        folder,
-        [t for t in tasks if t.stage in ("evaluate", "judge")],
+        evaluations,
+        judgments,
         relative_floor=evaluate.relative_floor,
         bootstrap_samples=evaluate.bootstrap_samples,
         seed=config.seed,

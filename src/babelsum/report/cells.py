@@ -14,10 +14,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from babelsum.files import read_jsonl
 from babelsum.metrics.bootstrap import paired_difference
+from babelsum.metrics.outputs import PREDICTIONS, SCORES
 from babelsum.metrics.rouge import ROUGE_TYPES
-from babelsum.plan import BASE, Task, judge_key
-from babelsum.state import SweepFolder
+from babelsum.plan import BASE
+from babelsum.state import State, Upstream
 
 # relative change and differences for these; judge scores have their own
 METRICS = ROUGE_TYPES
@@ -56,7 +58,7 @@ class Cell:
 
     @property
     def done(self) -> bool:
-        return self.state == "done"
+        return self.state == State.DONE
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,18 +69,19 @@ class Cell:
 
 
 def collect_cells(
-    folder: SweepFolder,
-    tasks: list[Task],
+    evaluations: list[Upstream],
+    judgments: list[Upstream],
     *,
     relative_floor: float,
     bootstrap_samples: int,
     seed: int,
 ) -> list[Cell]:
-    """Every evaluation cell among `tasks` (evaluate and judge tasks), in plan order."""
-    cells = [_read_cell(folder, t) for t in tasks if t.stage == "evaluate"]
+    """Every evaluation cell, in plan order, with its judge's scores where it was judged."""
+    cells = [_read_cell(u) for u in evaluations]
+    outputs = {u.key: u.output for u in evaluations}
     base_cells = {_base_of(c): c for c in cells if c.is_base}
-    per_article = {c.key: _per_article(folder, c) for c in cells if c.done}
-    judge_keys = {t.key for t in tasks if t.stage == "judge"}
+    per_article = {c.key: _per_article(outputs[c.key]) for c in cells if c.done}
+    judged = {_identity(u.params): u for u in judgments}
     for cell in cells:
         if cell.is_base:
             continue
@@ -88,29 +91,38 @@ def collect_cells(
         elif cell.done:
             reason = "no base-model cell" if base is None else f"base cell {base.state}"
             cell.relative_note = dict.fromkeys(METRICS, reason)
-        key = judge_key(cell.model, cell.method, cell.train_lang, cell.eval_lang, cell.test_set)
-        if key in judge_keys:
-            _read_judge(folder, cell, key)
+        judge = judged.get(_identity(asdict(cell)))
+        if judge is not None:
+            _read_judge(cell, judge)
     return cells
+
+
+def _identity(params: dict[str, Any]) -> tuple:
+    return tuple(params[k] for k in ("model", "method", "train_lang", "eval_lang", "test_set"))
 
 
 def _base_of(cell: Cell) -> tuple[str, str, str]:
     return cell.model, cell.eval_lang, cell.test_set
 
 
-def _read_cell(folder: SweepFolder, task: Task) -> Cell:
-    p = task.params
+def _read_cell(evaluation: Upstream) -> Cell:
+    p = evaluation.params
     cell = Cell(
-        task.key, p["model"], p["method"], p["train_lang"], p["eval_lang"], p["test_set"], "pending"
+        evaluation.key,
+        p["model"],
+        p["method"],
+        p["train_lang"],
+        p["eval_lang"],
+        p["test_set"],
+        str(evaluation.state),
+        evaluation.reason,
     )
-    status = folder.read_status(task.key)
-    if status is not None:
-        cell.state, cell.reason = status.state, status.reason
-    scores_path = folder.output_dir(task.key) / "scores.json"
-    if cell.state == "done" and not scores_path.is_file():
-        cell.state, cell.reason = "missing output", f"no scores.json in {scores_path.parent}"
-    if cell.state != "done":
+    if evaluation.output is None:
         cell.reason = cell.reason or _default_reason(cell.state)
+        return cell
+    scores_path = evaluation.output / SCORES
+    if not scores_path.is_file():
+        cell.state, cell.reason = "missing output", f"no {SCORES} in {evaluation.output}"
         return cell
     scores = json.loads(scores_path.read_text(encoding="utf-8"))
     for name in ("n", "failures", "empty", "failure_share", "off_language_share"):
@@ -124,24 +136,21 @@ def _read_cell(folder: SweepFolder, task: Task) -> Cell:
 
 def _default_reason(state: str) -> str:
     return {
-        "pending": "not run yet",
-        "running": "still running (or its job died: see `launch status`)",
+        State.PENDING: "not run yet",
+        State.RUNNING: "still running (or its job died: see `launch status`)",
     }.get(state, state)
 
 
-def _per_article(folder: SweepFolder, cell: Cell) -> dict[tuple[str, str], dict[str, float]]:
+def _per_article(output: Path | None) -> dict[tuple[str, str], dict[str, float]]:
     """ROUGE of each article of a finished cell (0 where the generation failed)."""
-    path = folder.output_dir(cell.key) / "predictions.jsonl"
     zero = dict.fromkeys(METRICS, 0.0)
-    out = {}
-    if not path.is_file():
-        return out
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                record = json.loads(line)
-                out[(record["article_id"], record["language"])] = record.get("rouge") or zero
-    return out
+    path = output / PREDICTIONS if output is not None else None
+    if path is None or not path.is_file():
+        return {}
+    return {
+        (record["article_id"], record["language"]): record.get("rouge") or zero
+        for record in read_jsonl(path)
+    }
 
 
 def _compare(cell, base, per_article, relative_floor, samples, seed) -> None:
@@ -171,16 +180,14 @@ def _compare(cell, base, per_article, relative_floor, samples, seed) -> None:
             cell.relative[metric] = diff.delta / base_mean
 
 
-def _read_judge(folder: SweepFolder, cell: Cell, key: str) -> None:
-    status = folder.read_status(key)
-    state = status.state if status else "pending"
-    path = folder.output_dir(key) / "scores.json"
-    if state == "done" and path.is_file():
-        cell.judge_state = "done"
+def _read_judge(cell: Cell, judge: Upstream) -> None:
+    path = judge.output / SCORES if judge.output is not None else None
+    if path is not None and path.is_file():
+        cell.judge_state = str(State.DONE)
         cell.judge = json.loads(path.read_text(encoding="utf-8"))
     else:
-        cell.judge_state = state if state != "done" else "missing output"
-        cell.judge_reason = (status.reason if status else None) or _default_reason(state)
+        cell.judge_state = "missing output" if judge.state == State.DONE else str(judge.state)
+        cell.judge_reason = judge.reason or _default_reason(judge.state)
 
 
 def write_cells(path: Path, cells: list[Cell]) -> None:

@@ -6,7 +6,7 @@ and judge outputs that exist right now (so a sweep can be looked at while it run
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from babelsum.report import tables
 from babelsum.report.cells import Cell, read_cells
@@ -17,6 +17,11 @@ from babelsum.report.matrices import (
     find,
     trained_methods,
 )
+
+if TYPE_CHECKING:
+    from babelsum.config import SweepConfig
+    from babelsum.plan import Plan
+    from babelsum.state import SweepFolder
 
 HEADLINE = "rougeL"
 
@@ -49,14 +54,16 @@ def render_cells(cells: list[Cell], study: str, source: str) -> str:
     return "\n".join(out)
 
 
-def render_terminal(sweep_dir: str | Path) -> str:
+def render_terminal(folder: SweepFolder, config: SweepConfig, plan: Plan) -> str:
     """The sweep's matrices as text: from gather's cells.json, or live from the task outputs."""
-    from babelsum.report.build import collect_sweep_cells
-    from babelsum.runner import load_sweep
+    from babelsum.report.build import sweep_cells
 
-    folder, config, plan = load_sweep(sweep_dir)
     saved = folder.output_dir("gather") / "cells.json"
     if saved.is_file():
         return render_cells(read_cells(saved), config.study, f"from {saved}")
-    cells = collect_sweep_cells(folder, config, plan.tasks())
+    of_stage = {
+        stage: [folder.upstream(t) for t in plan.tasks() if t.stage == stage]
+        for stage in ("evaluate", "judge")
+    }
+    cells = sweep_cells(config, of_stage["evaluate"], of_stage["judge"])
     return render_cells(cells, config.study, "live: gather has not run yet")

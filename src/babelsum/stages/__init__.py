@@ -1,9 +1,10 @@
 """Stages: one module per stage, each with `run(ctx: StageContext) -> dict | None`.
 
-A stage reads its inputs from the outputs of upstream tasks, writes its own outputs under
+A stage reads its inputs by name (`ctx.input("split")`, `ctx.input("model")`: the finished
+output folders of the upstream tasks the plan named), writes its own outputs under
 `ctx.output_dir` (a temporary folder the runner renames into place once `run` returns), and
 returns a small dict of summary numbers that the runner stores in the task's status file.
-Stages know nothing of SLURM: the backend decides where they run.
+Stages know nothing of SLURM, of the sweep folder's layout or of each other.
 """
 
 from __future__ import annotations
@@ -14,20 +15,15 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from babelsum.config import SweepConfig
-    from babelsum.plan import Task
+    from babelsum.plan import Plan, Task
+    from babelsum.state import SweepFolder, Upstream
     from babelsum.tracking import Tracker
-
-
-class StageError(Exception):
-    """A failure with a reason the researcher can act on (bad data, bad module name, NaN loss).
-
-    The runner records the message as the task's failure reason, without a traceback.
-    """
 
 
 @dataclass
 class StageContext:
-    sweep_dir: Path
+    folder: SweepFolder
+    plan: Plan
     config: SweepConfig
     task: Task
     output_dir: Path  # write outputs here; renamed to the task's output folder when complete
@@ -40,12 +36,31 @@ class StageContext:
     def params(self) -> dict:
         return self.task.params
 
-    def output_of(self, key: str) -> Path:
-        """The finished output folder of an upstream task."""
-        from babelsum.state import SweepFolder
-
-        return SweepFolder(self.sweep_dir).output_dir(key)
-
     @property
     def is_main_process(self) -> bool:
         return self.rank == 0
+
+    def input(self, name: str) -> Path:
+        """The finished output folder of the upstream task the plan calls `name`."""
+        key = self.task.inputs[name]
+        if not isinstance(key, str):
+            raise TypeError(f"input {name!r} of {self.task.key} names several tasks; use inputs()")
+        return self.folder.output_dir(key)
+
+    def inputs(self, name: str) -> list[Path]:
+        """The finished output folders of the upstream tasks the plan calls `name`."""
+        keys = self.task.inputs.get(name, ())
+        return [self.folder.output_dir(k) for k in ((keys,) if isinstance(keys, str) else keys)]
+
+    def optional_inputs(self, name: str) -> list[Upstream]:
+        """The upstream tasks the plan calls `name`, each with its state and, when done, its
+        output folder (gather reads what finished and shows the rest as holes)."""
+        tasks = self.plan.by_key()
+        return [self.folder.upstream(tasks[k]) for k in self.task.optional_inputs.get(name, ())]
+
+    @property
+    def config_dir(self) -> Path | None:
+        """The folder of the config file the sweep was started from (relative paths in the
+        config start there)."""
+        source = self.folder.meta().get("config_source")
+        return Path(source).resolve().parent if source else None

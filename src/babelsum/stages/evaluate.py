@@ -22,19 +22,18 @@ import json
 import logging
 import time
 from collections import Counter
-from pathlib import Path
 
 from babelsum.config import ModelSpec
+from babelsum.data.splits import test_articles
+from babelsum.errors import StageError
+from babelsum.files import RowJournal, write_jsonl
+from babelsum.metrics.outputs import PREDICTIONS, SCORES
 from babelsum.metrics.rouge import ROUGE_TYPES, score_pair, summarize_documents
-from babelsum.plan import BASE, train_key
-from babelsum.stages import StageContext, StageError
-from babelsum.teacher.journal import ShardJournal
+from babelsum.plan import BASE
+from babelsum.stages import StageContext
 
 log = logging.getLogger(__name__)
 
-PREDICTIONS = "predictions.jsonl"
-SCORES = "scores.json"
-TEST_SPLITS = {"novel": "test_novel", "same_topic": "test_same_topic"}
 CHUNK_BATCHES = 8  # batches per journaled chunk
 
 
@@ -67,10 +66,10 @@ def run(ctx: StageContext) -> dict | None:
     )
 
     # ---- 2. the test articles
-    records = test_records(ctx.output_of("split"), test_set, eval_lang, evaluate.max_examples)
+    records = test_articles(ctx.input("split"), test_set, eval_lang, evaluate.max_examples)
 
     # ---- 3-4. prompts and generation, journaled chunk by chunk
-    journal = ShardJournal(
+    journal = RowJournal(
         ctx.work_dir / f"predictions.{fingerprint(ctx, model_source, records)}.jsonl"
     )
     done = journal.read()
@@ -121,7 +120,7 @@ def model_to_evaluate(ctx: StageContext) -> tuple[ModelSpec, str]:
     base = ctx.config.models[p["model"]]
     if p["method"] == BASE:
         return base, base.path
-    model_dir = ctx.output_of(train_key(p["model"], p["method"], p["train_lang"])) / "model"
+    model_dir = ctx.input("model") / "model"
     if not model_dir.is_dir():
         raise StageError(f"the train task wrote no model folder at {model_dir}")
     # An adapter folder names its base model; loading attaches the adapter to it.
@@ -138,8 +137,7 @@ def fingerprint(ctx: StageContext, model_source: str, records: list[dict]) -> st
     p = ctx.params
     trained = None
     if p["method"] != BASE:
-        summary = ctx.output_of(train_key(p["model"], p["method"], p["train_lang"]))
-        summary = summary / "train_summary.json"
+        summary = ctx.input("model") / "train_summary.json"
         trained = summary.read_text() if summary.is_file() else None
     parts = {
         "params": p,
@@ -152,27 +150,6 @@ def fingerprint(ctx: StageContext, model_source: str, records: list[dict]) -> st
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
 
 
-# ---------------------------------------------------------------- 2. the test articles
-
-
-def test_records(
-    split_dir: Path, test_set: str, eval_lang: str, max_examples: int | None
-) -> list[dict]:
-    """The test articles in `eval_lang`, in the split's order; StageError when there are none."""
-    from babelsum.data.splits import load_split
-
-    name = TEST_SPLITS[test_set]
-    records = [r for r in load_split(split_dir, name) if r["language"] == eval_lang]
-    if max_examples is not None:
-        records = records[:max_examples]
-    if not records:
-        raise StageError(
-            f"the {name} split has no article in {eval_lang!r}; check the split settings "
-            "(split.test_novel_topics, split.test_same_topic_per_language) and the data"
-        )
-    return records
-
-
 # ---------------------------------------------------------------- 3-4. generation
 
 
@@ -183,7 +160,7 @@ def summary_language(record: dict) -> str:
 def predict(model, tokenizer, spec: ModelSpec, records: list[dict], rows: list[int], ctx) -> list:
     """Journal records for `rows`: the prediction or the reason there is none."""
     from babelsum.models.generate import generate
-    from babelsum.prompts import fit_generation_prompt
+    from babelsum.models.prompts import fit_generation_prompt
 
     evaluate = ctx.config.evaluate
     out = []
@@ -242,7 +219,7 @@ UNDETERMINED = "und"  # ISO 639-2 for "undetermined"
 
 def check_and_score(record: dict, stem: bool = True) -> dict:
     """The output record of one example: its language, and ROUGE (0 without a prediction)."""
-    from babelsum.language_id import detect_language
+    from babelsum.lang.detect import detect_language
 
     record = {k: v for k, v in record.items() if k != "row"}
     target = record["summary_language"]
@@ -304,14 +281,3 @@ def cell_scores(
             per_document, rouge_lang, bootstrap_samples=bootstrap_samples, seed=seed, stem=stem
         ),
     }
-
-
-def write_jsonl(path: Path, records: list[dict]) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        for record in records:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]

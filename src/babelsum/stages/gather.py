@@ -11,20 +11,9 @@ from babelsum.stages import StageContext
 
 
 def run(ctx: StageContext) -> dict:
-    from babelsum.plan import Plan
-    from babelsum.report.build import build_report, collect_sweep_cells
-    from babelsum.state import SweepFolder
+    from babelsum.report.build import build_report, sweep_cells
 
-    folder = SweepFolder(ctx.sweep_dir)
-    tasks = Plan.from_json(_read_json(folder.plan_path)).by_key()
-    used = [tasks[key] for key in ctx.task.uses if key in tasks]
-    cells = collect_sweep_cells(folder, ctx.config, used)
+    cells = sweep_cells(ctx.config, ctx.optional_inputs("cells"), ctx.optional_inputs("judgments"))
     summary = build_report(cells, ctx.config, ctx.output_dir)
     ctx.tracker.log_metrics({k: float(v) for k, v in summary.items()})
     return summary
-
-
-def _read_json(path):
-    import json
-
-    return json.loads(path.read_text(encoding="utf-8"))

@@ -21,16 +21,15 @@ from collections import Counter
 from collections.abc import Sequence
 
 from babelsum.config import JudgeConfig, ModelSpec
+from babelsum.data.splits import test_articles
+from babelsum.errors import StageError
+from babelsum.files import read_jsonl, write_jsonl
 from babelsum.metrics.bootstrap import mean_interval, paired_difference
 from babelsum.metrics.judge import Judgment, Messages, judge_articles
-from babelsum.plan import BASE, evaluate_key
-from babelsum.stages import StageContext, StageError
-from babelsum.stages.evaluate import PREDICTIONS, read_jsonl, test_records, write_jsonl
+from babelsum.metrics.outputs import JUDGMENTS, PREDICTIONS, SCORES
+from babelsum.stages import StageContext
 
 log = logging.getLogger(__name__)
-
-JUDGMENTS = "judgments.jsonl"
-SCORES = "scores.json"
 
 
 def run(ctx: StageContext) -> dict | None:
@@ -45,15 +44,11 @@ def run(ctx: StageContext) -> dict | None:
     ctx.tracker.log_params(settings.model_dump())
 
     # ---- 1. pairs of predictions
-    tuned_key = evaluate_key(
-        p["model"], p["method"], p["train_lang"], p["eval_lang"], p["test_set"]
-    )
-    base_key = evaluate_key(p["model"], BASE, None, p["eval_lang"], p["test_set"])
-    tuned = read_jsonl(ctx.output_of(tuned_key) / PREDICTIONS)
-    base = {_article(r): r for r in read_jsonl(ctx.output_of(base_key) / PREDICTIONS)}
+    tuned = read_jsonl(ctx.input("predictions") / PREDICTIONS)
+    base = {_article(r): r for r in read_jsonl(ctx.input("base_predictions") / PREDICTIONS)}
     articles = {
         _article(r): r["text"]
-        for r in test_records(ctx.output_of("split"), p["test_set"], p["eval_lang"], None)
+        for r in test_articles(ctx.input("split"), p["test_set"], p["eval_lang"], None)
     }
     pairs = [(r, base.get(_article(r))) for r in tuned][: settings.max_articles]
 
@@ -107,7 +102,7 @@ def open_judge(spec: ModelSpec, settings: JudgeConfig):
     """`ask` (conversations -> answers) over the judge model, and the article cutter."""
     from babelsum.models.generate import generate
     from babelsum.models.loading import is_seq2seq, load_model, load_tokenizer
-    from babelsum.prompts import truncate_to_tokens, uses_chat_template
+    from babelsum.models.prompts import truncate_to_tokens, uses_chat_template
 
     if is_seq2seq(spec):
         raise StageError(f"judge model {spec.path} is seq2seq; the judge must be a causal LM")

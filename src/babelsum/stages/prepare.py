@@ -11,7 +11,8 @@ import json
 import logging
 from collections import Counter
 
-from babelsum.stages import StageContext, StageError
+from babelsum.errors import StageError
+from babelsum.stages import StageContext
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ def run(ctx: StageContext) -> dict:
     from babelsum.data.cleaning import Cleaner
     from babelsum.data.quarantine import Rejected
     from babelsum.data.schema import save_records
-    from babelsum.data.sources import SourceError, read_source
+    from babelsum.data.sources import read_source
 
     config = ctx.config
     ctx.tracker.log_params({"source": config.data.source, "languages": ",".join(config.languages)})
@@ -30,12 +31,9 @@ def run(ctx: StageContext) -> dict:
     cleaner = Cleaner(config.data.cleaning, config.languages)
     kept: list[dict] = []
     rejected: list[Rejected] = []
-    try:
-        for item in read_source(config):
-            outcome = item if isinstance(item, Rejected) else cleaner.clean(item)
-            (rejected if isinstance(outcome, Rejected) else kept).append(outcome)
-    except SourceError as exc:
-        raise StageError(str(exc)) from None
+    for item in read_source(config):  # a SourceError is the task's reason
+        outcome = item if isinstance(item, Rejected) else cleaner.clean(item)
+        (rejected if isinstance(outcome, Rejected) else kept).append(outcome)
 
     # ---- outputs
     save_records(kept, ctx.output_dir / "dataset")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import logging
 
-from babelsum.stages import StageContext, StageError
+from babelsum.errors import StageError
+from babelsum.stages import StageContext
 
 log = logging.getLogger(__name__)
 
@@ -23,23 +24,20 @@ def run(ctx: StageContext) -> dict:
     from babelsum.data.leak_guard import find_leaks
     from babelsum.data.schema import save_records
     from babelsum.data.split_report import report_markdown, split_report
-    from babelsum.data.splits import SplitError, split_by_topic
+    from babelsum.data.splits import split_by_topic
 
     config = ctx.config
     ctx.tracker.log_params({f"split.{k}": v for k, v in config.split.model_dump().items()})
 
     # ---- articles with a summary: gold, or from the teacher
-    records = datasets.load_from_disk(str(ctx.output_of("prepare") / "dataset")).to_list()
+    records = datasets.load_from_disk(str(ctx.input("prepare") / "dataset")).to_list()
     records, rejected = _with_summaries(ctx, records)
     if not records:
         reasons = ", ".join(sorted({r.reason for r in rejected})) or "none read"
         raise StageError(f"no article has a summary ({reasons}); see quarantine.jsonl")
 
     # ---- split by topic, then make sure nothing leaked
-    try:
-        splits = split_by_topic(records, config.split, list(config.languages))
-    except SplitError as exc:
-        raise StageError(str(exc)) from None
+    splits = split_by_topic(records, config.split, list(config.languages))
     leaks = find_leaks(splits)
     if leaks:
         shown = "; ".join(leaks[:3]) + (f"; and {len(leaks) - 3} more" if len(leaks) > 3 else "")
@@ -74,19 +72,15 @@ def run(ctx: StageContext) -> dict:
 def _with_summaries(ctx: StageContext, records: list[dict]):
     """Records that have a summary, and the others as quarantine entries with the reason."""
     from babelsum.data.quarantine import Rejected
-    from babelsum.data.teacher_summaries import TeacherOutputError, merge_teacher_summaries
+    from babelsum.data.teacher_summaries import merge_teacher_summaries
 
     rejected: list[Rejected] = []
     if ctx.config.teacher is not None:
-        shard_keys = sorted(k for k in ctx.task.needs if k.startswith("teacher/"))
-        shard_files = [ctx.output_of(k) / "summaries.jsonl" for k in shard_keys]
+        shard_files = [shard / "summaries.jsonl" for shard in ctx.inputs("teacher_shards")]
         missing = [str(p) for p in shard_files if not p.is_file()]
         if missing:
             raise StageError(f"teacher output missing: {', '.join(missing)}")
-        try:
-            records, rejected = merge_teacher_summaries(records, shard_files)
-        except TeacherOutputError as exc:
-            raise StageError(str(exc)) from None
+        records, rejected = merge_teacher_summaries(records, shard_files)
     with_summary = [r for r in records if r["summary"]]
     rejected += [
         Rejected("no_summary", "the source has no summary and no teacher is configured", r)

@@ -15,7 +15,8 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from babelsum.stages import StageContext, StageError
+from babelsum.errors import StageError
+from babelsum.stages import StageContext
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,8 @@ OUTPUT_FIELDS = (
 
 
 def run(ctx: StageContext) -> dict:
+    from babelsum.files import RowJournal
     from babelsum.teacher.backends import open_backend
-    from babelsum.teacher.journal import ShardJournal
 
     teacher = ctx.config.teacher
     shard, shards = ctx.params["shard"], ctx.params["shards"]
@@ -45,8 +46,8 @@ def run(ctx: StageContext) -> dict:
     )
 
     # ---- the shard's articles, minus those a previous attempt finished
-    articles = _shard_articles(ctx.output_of("prepare") / "dataset", shard, shards)
-    journal = ShardJournal(ctx.work_dir / JOURNAL)
+    articles = _shard_articles(ctx.input("prepare") / "dataset", shard, shards)
+    journal = RowJournal(ctx.work_dir / JOURNAL)
     done = journal.read()
     todo = [a for a in articles if a.row not in done]
     log.info("shard %d/%d: %d articles, %d done before", shard, shards, len(articles), len(done))
@@ -95,7 +96,7 @@ def _shard_articles(dataset_dir: Path, shard: int, shards: int):
 def _summarize(backend, articles, teacher) -> tuple[list[dict], Counter, int]:
     """Journal records for `articles` (a first answer, and a second prompt variant for the
     failures), the artefacts cleaned off, and how many articles were asked again."""
-    from babelsum.prompts import variant_count
+    from babelsum.models.prompts import variant_count
 
     template_dir = Path(teacher.prompt_dir) if teacher.prompt_dir else None
 

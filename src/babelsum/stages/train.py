@@ -29,7 +29,8 @@ import torch
 from transformers import Trainer
 
 from babelsum.config import ModelSpec, SweepConfig, TrainMethod
-from babelsum.stages import StageContext, StageError
+from babelsum.errors import StageError
+from babelsum.stages import StageContext
 from babelsum.training.arguments import (
     find_deepspeed_config,
     read_deepspeed_config,
@@ -68,7 +69,7 @@ def run(ctx: StageContext) -> dict:
     from babelsum.data.splits import load_split
     from babelsum.models.loading import is_seq2seq, load_tokenizer
 
-    split_dir = ctx.output_of("split")
+    split_dir = ctx.input("split")
     tokenizer = load_tokenizer(spec)
     records = records_in_language(load_split(split_dir, "train"), train_lang)
     if not records:
@@ -81,7 +82,7 @@ def run(ctx: StageContext) -> dict:
     # ---- 3. trainer arguments
     deepspeed = None
     if method.deepspeed:
-        path = find_deepspeed_config(method.deepspeed, _config_dir(ctx), where)
+        path = find_deepspeed_config(method.deepspeed, ctx.config_dir, where)
         deepspeed = read_deepspeed_config(path, where)
     checkpoint_dir = ctx.work_dir / "checkpoints"
     args = training_arguments(
@@ -244,11 +245,3 @@ def count_parameters(model: torch.nn.Module, trainable_only: bool = False) -> in
         for p in model.parameters()
         if p.requires_grad or not trainable_only
     )
-
-
-def _config_dir(ctx: StageContext) -> Path | None:
-    """The folder of the config file the sweep was started from (relative paths start there)."""
-    from babelsum.state import SweepFolder
-
-    source = SweepFolder(ctx.sweep_dir).meta().get("config_source")
-    return Path(source).resolve().parent if source else None

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Protocol
 
 from babelsum.config import ModelSpec, SweepConfig, TeacherConfig
+from babelsum.errors import StageError
+from babelsum.lang.sentences import join_sentences, split_sentences
 from babelsum.models.generate import Generation
-from babelsum.sentences import join_sentences, split_sentences
-from babelsum.stages import StageError
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class LeadBackend:
 
 
 def _prompts(tokenizer, spec: ModelSpec, teacher: TeacherConfig, articles, variants):
-    from babelsum.prompts import fit_generation_prompt
+    from babelsum.models.prompts import fit_generation_prompt
 
     template_dir = Path(teacher.prompt_dir) if teacher.prompt_dir else None
     prompts, truncated = [], 0
@@ -170,7 +170,7 @@ class VLLMBackend:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        from babelsum.prompts import uses_chat_template
+        from babelsum.models.prompts import uses_chat_template
 
         prompts, truncated = _prompts(self.tokenizer, self.spec, self.teacher, articles, variants)
         self.truncated += truncated

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from babelsum.language_id import detect_language
-from babelsum.languages import LANGUAGES
+from babelsum.lang.codes import LANGUAGES
+from babelsum.lang.detect import detect_language
 
 CJK_CHARS_PER_WORD = 2
 

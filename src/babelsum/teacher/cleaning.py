@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from babelsum.language_id import detect_language
-from babelsum.sentences import join_sentences, split_sentences
+from babelsum.lang.detect import detect_language
+from babelsum.lang.sentences import join_sentences, split_sentences
 
 _LABEL = (
     r"(?:(?:short|brief|concise|final|alternative|another|second|english|french|german|japanese)\s+)?"

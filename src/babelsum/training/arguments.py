@@ -11,7 +11,7 @@ import torch
 from transformers import TrainingArguments
 
 from babelsum.config import TrainMethod
-from babelsum.stages import StageError
+from babelsum.errors import StageError
 
 REPO_ROOT = Path(__file__).resolve().parents[3]  # a source checkout: configs/ lives here
 

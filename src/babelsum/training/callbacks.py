@@ -13,15 +13,17 @@ import resource
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from transformers import TrainerCallback
 
-from babelsum.stages import StageError
-from babelsum.tracking import Tracker
+from babelsum.errors import StageError
+from babelsum.metrics.rouge import ROUGE_TYPES, score_corpus  # logged as val_rouge1, ...
 from babelsum.training.collate import BatchStats
 
-ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")  # logged as val_rouge1, ...
+if TYPE_CHECKING:
+    from babelsum.tracking import Tracker
 
 
 def _sum_over_processes(values: tuple[int, ...]) -> list[int]:
@@ -114,12 +116,9 @@ class RougeCheck(TrainerCallback):
         self.tracker = tracker
         self.main_process = main_process
         self.all_processes = all_processes
-        self.score = _rouge_scorer()
-        if self.score is None and main_process:
-            tracker.set_tags({"rouge_check": "skipped: babelsum.metrics.rouge is not available"})
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
-        if self.score is None or not self.references or state.global_step % self.every:
+        if not self.references or state.global_step % self.every:
             return
         if not (self.main_process or self.all_processes):
             return
@@ -132,19 +131,8 @@ class RougeCheck(TrainerCallback):
             model.train()
         if not self.main_process:
             return
-        scores = self.score(predictions, self.references, self.lang)
+        scores = score_corpus(predictions, self.references, self.lang)
         metrics = {f"val_{k}": float(scores[k]) for k in ROUGE_TYPES if scores.get(k) is not None}
         metrics["val_empty_summaries"] = float(sum(not (p or "").strip() for p in predictions))
         metrics["rouge_check_seconds"] = time.perf_counter() - started
         self.tracker.log_metrics(metrics, step=state.global_step)
-
-
-def _rouge_scorer() -> Callable[[list[str | None], list[str], str], dict] | None:
-    """`babelsum.metrics.rouge.score_corpus`, or None where that module is not installed."""
-    import importlib.util
-
-    if importlib.util.find_spec("babelsum.metrics.rouge") is None:
-        return None
-    from babelsum.metrics.rouge import score_corpus
-
-    return score_corpus

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from babelsum.stages import StageError
+from babelsum.errors import StageError
 
 IGNORE = -100  # label of a token that carries no loss (prompt, padding)
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datasets import Dataset
 
 from babelsum.config import ModelSpec, TrainMethod
-from babelsum.languages import language
+from babelsum.errors import StageError
+from babelsum.lang.codes import language
 from babelsum.models.loading import is_seq2seq
-from babelsum.prompts import fit_generation_prompt, uses_chat_template
-from babelsum.stages import StageError
+from babelsum.models.prompts import fit_generation_prompt, uses_chat_template
 from babelsum.training.collate import IGNORE
 
 _PLACEHOLDER = "\x00summary\x00"

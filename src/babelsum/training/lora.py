@@ -6,8 +6,8 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
 
 from babelsum.config import TrainMethod
-from babelsum.models.lora_targets import TargetModuleError, check_target_modules
-from babelsum.stages import StageError
+from babelsum.errors import StageError, TargetModuleError
+from babelsum.models.lora_targets import check_target_modules
 
 # Gemma 3 checkpoints carry a vision tower: `all-linear` would put adapters on it too
 NOT_TEXT = r".*(vision_tower|vision_model|multi_modal_projector).*"

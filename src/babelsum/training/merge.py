@@ -11,10 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from babelsum.config import ModelSpec
-
-
-class MergeError(Exception):
-    """An adapter folder or output folder the user must fix (one line)."""
+from babelsum.errors import MergeError
 
 
 def merge_adapter(adapter_dir: Path, out_dir: Path) -> Path:

@@ -12,10 +12,7 @@ from collections.abc import Iterator
 
 from babelsum.config import SweepConfig
 from babelsum.data.quarantine import Rejected
-
-
-class SourceError(Exception):
-    """A source that cannot be read as configured; the message names the file, column or set."""
+from babelsum.errors import SourceError
 
 
 def read_source(config: SweepConfig) -> Iterator[dict | Rejected]:

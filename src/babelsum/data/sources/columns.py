@@ -11,7 +11,7 @@ def resolve_columns(mapping: dict[str, str], available: list[str], where: str) -
     Raises SourceError naming `where` when a mapped column is not there. (The config has
     already checked that the mapped fields are canonical ones.)
     """
-    from babelsum.data.sources import SourceError
+    from babelsum.errors import SourceError
 
     missing = [column for column in mapping.values() if column not in available]
     if missing:

@@ -17,8 +17,8 @@ from pathlib import Path
 from babelsum.config import FilesSource
 from babelsum.data.quarantine import Rejected
 from babelsum.data.schema import canonical
-from babelsum.data.sources import SourceError
 from babelsum.data.sources.columns import apply_columns, resolve_columns
+from babelsum.errors import SourceError
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".csv": "csv"}
 

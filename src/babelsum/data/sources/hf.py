@@ -14,8 +14,8 @@ from pathlib import Path
 
 from babelsum.config import HFSource
 from babelsum.data.schema import canonical
-from babelsum.data.sources import SourceError
 from babelsum.data.sources.columns import apply_columns, resolve_columns
+from babelsum.errors import SourceError
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def _load(config: HFSource, split: str):
             if isinstance(loaded, datasets.DatasetDict):
                 return loaded[split]
             return loaded
-        from babelsum.prefetch import dataset_source
+        from babelsum.hub import dataset_source
 
         source = dataset_source(config.name, config.revision)  # offline: the prefetched snapshot
         revision = config.revision if source == config.name else None

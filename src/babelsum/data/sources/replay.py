@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from urllib.parse import urlparse
 
-from babelsum.data.sources import SourceError
+from babelsum.errors import SourceError
 
 _IGNORED = {"format", "maxlag", "continue", "formatversion", "errorformat"}
 

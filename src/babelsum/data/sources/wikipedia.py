@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 from babelsum.config import WikipediaSource
 from babelsum.data.schema import canonical
-from babelsum.data.sources import SourceError
 from babelsum.data.sources.wikitext import wikitext_to_text
+from babelsum.errors import SourceError
 
 DEFAULT_CATEGORIES = {
     "en": ["Category:Featured articles", "Category:Good articles"],

@@ -1,6 +1,6 @@
 """Summarization prompts: Jinja templates per language and role, and how they are rendered."""
 
-from babelsum.prompts.render import (
+from babelsum.models.prompts.render import (
     PromptError,
     fit_generation_prompt,
     render_generation_prompt,

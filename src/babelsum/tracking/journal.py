@@ -13,16 +13,14 @@ time under a file lock, so nothing is sent twice.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from babelsum.state import write_json
+from babelsum.files import append_jsonl, file_lock, write_json
 
 SYNC_FILE = "mlflow_sync.json"
 LOCK_FILE = ".mlflow.lock"
@@ -58,9 +56,7 @@ class Journal:
             "time": time.time(),
             **payload,
         }
-        line = json.dumps(record, default=str, ensure_ascii=False) + "\n"
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(line)
+        append_jsonl(self.path, [record])
         self.count += 1
         return record
 
@@ -133,25 +129,4 @@ class SyncState:
             return {}
 
     def lock(self, timeout_s: float) -> contextlib.AbstractContextManager[bool]:
-        return timed_lock(self.lock_path, timeout_s)
-
-
-@contextlib.contextmanager
-def timed_lock(path: Path, timeout_s: float) -> Iterator[bool]:
-    """Hold an exclusive file lock; yields False if someone else held it for `timeout_s`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    yield False
-                    return
-                time.sleep(0.05)
-        try:
-            yield True
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+        return file_lock(self.lock_path, timeout_s)

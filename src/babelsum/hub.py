@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from babelsum.config import SweepConfig
-from babelsum.state import write_json
-from babelsum.sweep import SweepError
+from babelsum.errors import PrefetchError
+from babelsum.files import write_json
 
 # Formats no babelsum task loads; a model repo may hold gigabytes of each.
 MODEL_IGNORE = [
@@ -33,10 +33,6 @@ MODEL_IGNORE = [
     "original/*",
 ]
 MANIFEST_DIR = "babelsum-manifests"
-
-
-class PrefetchError(SweepError):
-    """Some models or datasets could not be downloaded (one line each)."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from babelsum.languages import LANGUAGES
+from babelsum.lang.codes import LANGUAGES
 
 CJK_END = re.compile(r"(?<=[。！？!?])\s*")
 # A candidate end: . ! ? or …, maybe closing quotes or brackets (French puts a space

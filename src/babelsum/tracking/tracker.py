@@ -9,7 +9,7 @@ line in a file, never for a round trip to a server, which may be slow, overloade
 An MLflow problem never fails the task: the tracker warns once, keeps journaling, and tries
 again a minute later; `launch sync SWEEP_DIR` replays whatever did not arrive.
 
-In MLflow (mlflow_runs.py): one experiment per study, one parent run per sweep (holding the
+In MLflow (runs.py): one experiment per study, one parent run per sweep (holding the
 resolved config), one child run per task (tag `mlflow.parentRunId`); a requeued or
 resubmitted task logs into its existing run.
 """
@@ -18,48 +18,18 @@ from __future__ import annotations
 
 import logging
 import shutil
-import socket
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from babelsum.mlflow_runs import (
-    RunSink,
-    config_redactor,
-    ensure_parent_run,
-    experiment_name,
-    git_commit,
-)
-from babelsum.mlflow_store import MlflowStore, Rejected, Unreachable, flatten
-from babelsum.redaction import Redactor
-from babelsum.state import SweepFolder
-from babelsum.task_journal import Journal
-from babelsum.tracking_store import (
-    URI_KEY,
-    TrackingError,
-    shown_uri,
-    tracking_uri,
-    ui_command,
-    warn_if_unsafe_store,
-)
+from babelsum.tracking.journal import Journal
+from babelsum.tracking.redaction import Redactor
+from babelsum.tracking.store import Unreachable, flatten
+from babelsum.tracking.uri import shown_uri
 
 if TYPE_CHECKING:
-    from babelsum.config import SweepConfig
-    from babelsum.plan import Task
-
-__all__ = [
-    "Tracker",
-    "TrackingError",
-    "experiment_name",
-    "flatten",
-    "open_task_tracker",
-    "start_sweep_run",
-    "sync_sweep",
-    "tracking_uri",
-    "ui_command",
-    "warn_if_unsafe_store",
-]
+    from babelsum.tracking.runs import RunSink
 
 log = logging.getLogger("babelsum.tracking")
 
@@ -272,138 +242,3 @@ class Tracker:
             copy.write_text(self._redactor.text(text), encoding="utf-8")
         else:
             shutil.copyfile(source, copy)
-
-
-# ---------------------------------------------------------------------- a sweep's parent run
-
-
-def start_sweep_run(sweep_dir: Path, config: SweepConfig) -> str | None:
-    """Create the sweep's parent run (at `launch sweep`); None when tracking is off or MLflow
-    cannot be used now (the first task, or `launch sync`, creates it later)."""
-    if not config.tracking.enabled:
-        return None
-    folder = SweepFolder(sweep_dir)
-    uri = tracking_uri(folder.root, config)
-    meta = folder.meta()
-    folder.update_meta(
-        **{URI_KEY: meta.get(URI_KEY) or shown_uri(uri)},
-        git_commit=meta.get("git_commit") or git_commit(),
-    )
-    warning = warn_if_unsafe_store(uri, _parallel_tasks(config, meta.get("executor")))
-    if warning:
-        log.warning(warning)
-    try:
-        return ensure_parent_run(folder, config, MlflowStore(uri), uri)
-    except (Unreachable, Rejected) as exc:
-        log.warning(
-            "MLflow at %s cannot be used (%s); the tasks journal what they log and "
-            "`launch sync %s` sends it later",
-            shown_uri(uri),
-            exc,
-            sweep_dir,
-        )
-        return None
-
-
-def _parallel_tasks(config: SweepConfig, executor: str | None) -> int:
-    if executor == "local":
-        return config.engine.local_parallel_tasks
-    from babelsum.config import STAGES
-
-    return max(config.resources.for_stage(stage).array_parallelism for stage in STAGES)
-
-
-# ---------------------------------------------------------------------- a task's run
-
-
-def open_task_tracker(
-    sweep_dir: Path,
-    config: SweepConfig,
-    task: Task,
-    *,
-    attempt: int,
-    job_id: str | None = None,
-    array_job_id: str | None = None,
-    array_task_id: int | None = None,
-) -> Tracker:
-    """The tracker of a task's main process: journals the task's tags and params, then
-    (tracking on) connects to the task's MLflow run."""
-    folder = SweepFolder(sweep_dir)
-    tracker = Tracker(folder.journal_path(task.key), redactor=config_redactor(config))
-    tracker.start(attempt)
-    tracker.set_tags(task_tags(folder, config, task, attempt, job_id, array_job_id, array_task_id))
-    tracker.log_params({"task": task.params, "params_hash": task.params_hash})
-    if config.tracking.enabled:
-        uri = tracking_uri(folder.root, config)
-        tracker.connect(RunSink(folder, config, task.key, uri, ends_sweep=task.stage == "gather"))
-    return tracker
-
-
-def task_tags(
-    folder: SweepFolder,
-    config: SweepConfig,
-    task: Task,
-    attempt: int,
-    job_id: str | None,
-    array_job_id: str | None,
-    array_task_id: int | None,
-) -> dict[str, Any]:
-    """Tags that make the MLflow compare view useful: what the task is, and where it ran."""
-    meta = folder.meta() if folder.exists() else {}
-    tags: dict[str, Any] = {
-        "kind": "task",
-        "stage": task.stage,
-        "task_key": task.key,
-        "sweep_id": meta.get("id", folder.root.name),
-        "study": config.study,
-        "attempt": attempt,
-        "config_hash": meta.get("config_hash", ""),
-        "git_commit": meta.get("git_commit") or git_commit(),
-        "container_image": config.container.image if config.container else "none",
-        "host": socket.gethostname(),
-        "slurm_job_id": job_id or "-",
-        "slurm_array_job_id": array_job_id or "-",
-        "slurm_array_task_id": "-" if array_task_id is None else array_task_id,
-    }
-    for name in ("model", "method", "train_lang", "eval_lang", "test_set", "shard"):
-        if name in task.params:
-            value = task.params[name]
-            tags[name] = "-" if value is None else value
-    return tags
-
-
-# ---------------------------------------------------------------------- launch sync
-
-
-def sync_sweep(sweep_dir: Path) -> dict[str, Any]:
-    """Send every task journal's records that MLflow lacks; running it twice sends nothing new."""
-    from babelsum.runner import load_sweep
-
-    folder, config, plan = load_sweep(sweep_dir)
-    uri = tracking_uri(folder.root, config)
-    store = MlflowStore(uri)
-    report: dict[str, Any] = {
-        "tracking_uri": shown_uri(uri),
-        "tasks": 0,
-        "records_pushed": 0,
-        "rejected": 0,
-        "busy": [],
-    }
-    for task in plan.tasks():
-        if not folder.journal_path(task.key).exists():
-            continue
-        sink = RunSink(folder, config, task.key, uri, store, ends_sweep=task.stage == "gather")
-        try:
-            pushed = sink.sync(wait_s=120.0, verify=True)
-        except (Unreachable, Rejected) as exc:
-            raise TrackingError(
-                f"MLflow at {shown_uri(uri)} cannot be used ({exc}); start it "
-                f"(mlflow/README.md) or set MLFLOW_TRACKING_URI, then `launch sync {sweep_dir}`"
-            ) from None
-        if pushed is None:
-            report["busy"].append(task.key)
-            continue
-        report["tasks"] += 1
-        report["records_pushed"] += pushed
-        report["rejected"] += len(sink.state.load(shown_uri(uri)).rejected)
-    return report

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 
-from babelsum.languages import LANGUAGES
+from babelsum.lang.codes import LANGUAGES
 
 
 @functools.cache

@@ -19,10 +19,10 @@ import sys
 from pathlib import Path
 
 from babelsum.config import SweepConfig
-from babelsum.mlflow_store import sqlite_path
-from babelsum.redaction import MASK, Redactor
+from babelsum.errors import TrackingError
 from babelsum.state import SweepFolder
-from babelsum.sweep import SweepError
+from babelsum.tracking.redaction import MASK, Redactor
+from babelsum.tracking.store import sqlite_path
 
 URI_KEY = "mlflow_tracking_uri"  # in sweep.json
 NETWORK_FILESYSTEMS = {
@@ -42,10 +42,6 @@ NETWORK_FILESYSTEMS = {
     "fuse.sshfs",
     "9p",
 }
-
-
-class TrackingError(SweepError):
-    """A tracking problem the user must fix (one line)."""
 
 
 def default_uri(sweep_dir: Path) -> str:
@@ -107,14 +103,11 @@ def warn_if_unsafe_store(
     )
 
 
-def ui_command(sweep_dir: Path, port: int = 5000) -> list[str]:
+def ui_command(folder: SweepFolder, config: SweepConfig, port: int = 5000) -> list[str]:
     """The command that serves the MLflow UI on this sweep's store (localhost only).
 
     From a laptop: `ssh -L 5000:localhost:5000 LOGIN_NODE`, then open http://localhost:5000.
     """
-    from babelsum.runner import load_sweep
-
-    folder, config, _ = load_sweep(sweep_dir)
     uri = tracking_uri(folder.root, config)
     if sqlite_path(uri) is None:
         raise TrackingError(
@@ -124,7 +117,7 @@ def ui_command(sweep_dir: Path, port: int = 5000) -> list[str]:
     if not sqlite_path(uri).exists():
         raise TrackingError(
             f"no MLflow store at {sqlite_path(uri)} yet: the sweep has logged nothing there "
-            f"(if it ran with tracking off or the server down, `launch sync {sweep_dir}` first)"
+            f"(if it ran with tracking off or the server down, `launch sync {folder.root}` first)"
         )
     return [
         "env",

@@ -8,26 +8,31 @@ The parent run's id is kept in sweep.json (per tracking store), a task's run id 
 from __future__ import annotations
 
 import logging
+import socket
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from babelsum.mlflow_store import (
+from babelsum.files import file_lock
+from babelsum.state import SweepFolder
+from babelsum.tracking.journal import StoreSync, SyncState, read_entries
+from babelsum.tracking.redaction import Redactor
+from babelsum.tracking.store import (
     MAX_PARAM_VALUE,
     MAX_PARAMS_OR_TAGS,
     Missing,
     MlflowStore,
+    Rejected,
     Unreachable,
     clean_key,
     flatten,
 )
-from babelsum.redaction import Redactor
-from babelsum.state import SweepFolder
-from babelsum.task_journal import StoreSync, SyncState, read_entries, timed_lock
-from babelsum.tracking_store import URI_KEY, shown_uri
+from babelsum.tracking.tracker import Tracker
+from babelsum.tracking.uri import URI_KEY, shown_uri, tracking_uri, warn_if_unsafe_store
 
 if TYPE_CHECKING:
     from babelsum.config import SweepConfig
+    from babelsum.plan import Task
 
 log = logging.getLogger("babelsum.tracking")
 
@@ -134,7 +139,7 @@ def ensure_parent_run(
     not queue every starting task behind it.
     """
     shown = shown_uri(uri)
-    with timed_lock(folder.root / ".mlflow.lock", wait_s) as held:
+    with file_lock(folder.root / ".mlflow.lock", wait_s) as held:
         if not held:
             raise Unreachable("another task has been creating the sweep's MLflow run for too long")
         meta = folder.meta()
@@ -204,3 +209,94 @@ def git_commit() -> str:
     except (OSError, subprocess.SubprocessError) as exc:
         return f"unknown ({type(exc).__name__})"
     return sha + ("-dirty" if dirty else "")
+
+
+# ---------------------------------------------------------------------- a sweep's parent run
+
+
+def start_sweep_run(sweep_dir: Path, config: SweepConfig, parallel_tasks: int = 1) -> str | None:
+    """Create the sweep's parent run (at `launch sweep`); None when tracking is off or MLflow
+    cannot be used now (the first task, or `launch sync`, creates it later). `parallel_tasks`:
+    how many tasks may write at once (a SQLite store on a network filesystem warns)."""
+    if not config.tracking.enabled:
+        return None
+    folder = SweepFolder(sweep_dir)
+    uri = tracking_uri(folder.root, config)
+    meta = folder.meta()
+    folder.update_meta(
+        **{URI_KEY: meta.get(URI_KEY) or shown_uri(uri)},
+        git_commit=meta.get("git_commit") or git_commit(),
+    )
+    warning = warn_if_unsafe_store(uri, parallel_tasks)
+    if warning:
+        log.warning(warning)
+    try:
+        return ensure_parent_run(folder, config, MlflowStore(uri), uri)
+    except (Unreachable, Rejected) as exc:
+        log.warning(
+            "MLflow at %s cannot be used (%s); the tasks journal what they log and "
+            "`launch sync %s` sends it later",
+            shown_uri(uri),
+            exc,
+            sweep_dir,
+        )
+        return None
+
+
+# ---------------------------------------------------------------------- a task's run
+
+
+def open_task_tracker(
+    sweep_dir: Path,
+    config: SweepConfig,
+    task: Task,
+    *,
+    attempt: int,
+    job_id: str | None = None,
+    array_job_id: str | None = None,
+    array_task_id: int | None = None,
+) -> Tracker:
+    """The tracker of a task's main process: journals the task's tags and params, then
+    (tracking on) connects to the task's MLflow run."""
+    folder = SweepFolder(sweep_dir)
+    tracker = Tracker(folder.journal_path(task.key), redactor=config_redactor(config))
+    tracker.start(attempt)
+    tracker.set_tags(task_tags(folder, config, task, attempt, job_id, array_job_id, array_task_id))
+    tracker.log_params({"task": task.params, "params_hash": task.params_hash})
+    if config.tracking.enabled:
+        uri = tracking_uri(folder.root, config)
+        tracker.connect(RunSink(folder, config, task.key, uri, ends_sweep=task.stage == "gather"))
+    return tracker
+
+
+def task_tags(
+    folder: SweepFolder,
+    config: SweepConfig,
+    task: Task,
+    attempt: int,
+    job_id: str | None,
+    array_job_id: str | None,
+    array_task_id: int | None,
+) -> dict[str, Any]:
+    """Tags that make the MLflow compare view useful: what the task is, and where it ran."""
+    meta = folder.meta() if folder.exists() else {}
+    tags: dict[str, Any] = {
+        "kind": "task",
+        "stage": task.stage,
+        "task_key": task.key,
+        "sweep_id": meta.get("id", folder.root.name),
+        "study": config.study,
+        "attempt": attempt,
+        "config_hash": meta.get("config_hash", ""),
+        "git_commit": meta.get("git_commit") or git_commit(),
+        "container_image": config.container.image if config.container else "none",
+        "host": socket.gethostname(),
+        "slurm_job_id": job_id or "-",
+        "slurm_array_job_id": array_job_id or "-",
+        "slurm_array_task_id": "-" if array_task_id is None else array_task_id,
+    }
+    for name in ("model", "method", "train_lang", "eval_lang", "test_set", "shard"):
+        if name in task.params:
+            value = task.params[name]
+            tags[name] = "-" if value is None else value
+    return tags

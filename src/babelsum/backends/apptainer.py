@@ -20,14 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from babelsum.config import ContainerConfig, SweepConfig
-from babelsum.sweep import SweepError
+from babelsum.errors import ContainerError
 
 REMOTE_IMAGES = ("docker://", "docker-archive:", "oras://", "library://", "shub://", "http")
 PROBE = "import babelsum, submitit"
-
-
-class ContainerError(SweepError):
-    """The container cannot run tasks (missing image or apptainer); one line."""
 
 
 def image_path(container: ContainerConfig) -> Path:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from babelsum.task_journal import Entry, StoreSync
+from babelsum.tracking.journal import Entry, StoreSync
 
 MAX_METRICS = 1000  # mlflow.utils.validation's log_batch limits
 MAX_PARAMS_OR_TAGS = 100

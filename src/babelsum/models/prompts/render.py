@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 import jinja2
 
 from babelsum.config import ModelSpec
-from babelsum.languages import language
-from babelsum.stages import StageError
+from babelsum.errors import PromptError
+from babelsum.lang.codes import language
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -31,10 +31,6 @@ log = logging.getLogger(__name__)
 BUILT_IN = Path(__file__).parent
 FIELDS = ("title", "article", "source_language", "target_language", "cross_lingual", "variant")
 FALLBACK_LANGUAGE = "en"
-
-
-class PromptError(StageError):
-    """A prompt that cannot be rendered: a bad template or a model without a chat template."""
 
 
 @functools.cache
@@ -98,7 +94,7 @@ def _language_names(in_lang: str) -> dict[str, str]:
     """Language names written in `in_lang` ("allemand" in French), from babel's CLDR data."""
     from babel import Locale
 
-    from babelsum.languages import LANGUAGES
+    from babelsum.lang.codes import LANGUAGES
 
     names = Locale.parse(in_lang).languages
     return {code: names.get(code, lang.english_name) for code, lang in LANGUAGES.items()}

@@ -1,0 +1,89 @@
+"""Every error a user can cause, under one base: `UserError`.
+
+`launch` catches UserError once and prints its lines (`error: ...`), exit code 2, no
+traceback. The runner records a UserError's message as the task's failure reason, without a
+traceback. Anything else is a bug and keeps its traceback.
+
+Raise these where the problem enters (a config field, a file, a record, a model name) with
+one line that names the culprit and what is allowed.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Anything the user can fix; `lines()` is what `launch` prints, one `error:` line each."""
+
+    def lines(self) -> list[str]:
+        return str(self).splitlines() or [type(self).__name__]
+
+
+class ConfigError(UserError):
+    """A config the user must fix; `problems` holds one message per problem, all at once."""
+
+    def __init__(self, problems: list[str], source: str = "config"):
+        self.problems = list(problems)
+        self.source = source
+        super().__init__("\n".join(f"{source}: {line}" for line in self.problems))
+
+
+# ---------------------------------------------------------------- the login node
+
+
+class SweepError(UserError):
+    """A sweep folder or a command's arguments that cannot be used."""
+
+
+class SubmitError(UserError):
+    """Submission could not start (no sbatch, bad container, sbatch refused)."""
+
+
+class ContainerError(SubmitError):
+    """The container cannot run tasks (missing image or apptainer)."""
+
+
+class TrackingError(UserError):
+    """A tracking store that cannot be used for what was asked."""
+
+
+class PrefetchError(UserError):
+    """Some models or datasets could not be downloaded (one line each)."""
+
+
+class ScoreInputError(UserError):
+    """`launch score` files that cannot be scored (missing, empty, different lengths)."""
+
+
+class MergeError(UserError):
+    """An adapter that cannot be merged, or an output folder that is in use."""
+
+
+# ---------------------------------------------------------------- inside a task
+
+
+class StageError(UserError):
+    """A task failure with a reason the researcher can act on (bad data, NaN loss, ...)."""
+
+
+class SourceError(StageError):
+    """A data source that cannot be read (missing file, unknown column, bad recording)."""
+
+
+class SplitError(StageError):
+    """Split sizes the data cannot satisfy; the message names the config field to change."""
+
+
+class TeacherOutputError(StageError):
+    """Teacher shard outputs that do not fit the prepared articles."""
+
+
+class ModelLoadError(StageError):
+    """A model or tokenizer that cannot be loaded as configured."""
+
+
+class TargetModuleError(ModelLoadError):
+    """LoRA target modules the model does not have."""
+
+
+class PromptError(StageError):
+    """A prompt template that is missing or leaves no room for the article."""

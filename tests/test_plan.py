@@ -1,0 +1,163 @@
+"""The plan, specified: which tasks a config expands to, their keys, and what each one reads.
+
+A key reads like what the task is and stays stable across runs of the same config (a
+resubmitted sweep finds its finished tasks by key). Every task names its inputs: a stage asks
+`ctx.input("model")` and never rebuilds another task's key.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from babelsum.config import validate_config
+from babelsum.plan import Plan, make_plan
+
+CONFIG = {
+    "study": "plan-spec",
+    "languages": ["en", "fr", "de"],
+    "teacher": {"backend": "lead", "shards": 3},
+    "models": {
+        "qwen": {"path": "unused", "family": "qwen2"},
+        "mbart": {"path": "unused", "family": "mbart"},
+    },
+    "train": {
+        "languages": ["en", "fr"],
+        "methods": [
+            {"model": "qwen", "method": "full", "resources": {"gpus_per_node": 4}},
+            {"model": "qwen", "method": "qlora", "name": "qlora-r8", "lora_r": 8},
+            {"model": "mbart", "method": "seq2seq"},
+        ],
+    },
+    "evaluate": {"languages": ["en", "de"], "judge": {"model": "qwen"}},
+}
+
+
+@pytest.fixture(scope="module")
+def plan() -> Plan:
+    return make_plan(validate_config(CONFIG))
+
+
+def keys(plan: Plan, stage: str) -> list[str]:
+    return [t.key for t in plan.stage(stage).tasks]
+
+
+def test_stages_run_in_order_and_tasks_know_their_array_index(plan):
+    assert [s.name for s in plan.stages] == [
+        "prepare",
+        "teacher",
+        "split",
+        "train",
+        "evaluate",
+        "judge",
+        "gather",
+    ]
+    for stage in plan.stages:
+        assert [t.index for t in stage.tasks] == list(range(len(stage.tasks)))
+        assert all(t.stage == stage.name for t in stage.tasks)
+
+
+def test_key_formats(plan):
+    assert keys(plan, "prepare") == ["prepare"]
+    assert keys(plan, "teacher") == [f"teacher/shard-{i:04d}" for i in range(3)]
+    assert keys(plan, "split") == ["split"]
+    # model / method label (the `name` when given) / training language
+    assert keys(plan, "train") == [
+        "train/qwen/full/en",
+        "train/qwen/full/fr",
+        "train/qwen/qlora-r8/en",
+        "train/qwen/qlora-r8/fr",
+        "train/mbart/seq2seq/en",
+        "train/mbart/seq2seq/fr",
+    ]
+    evaluated = set(keys(plan, "evaluate"))
+    assert "evaluate/qwen/full-fr/de/novel" in evaluated  # model / method-trainlang / lang / set
+    assert "evaluate/qwen/base/de/same_topic" in evaluated  # base models: no training language
+    assert "judge/qwen/qlora-r8-en/en/novel" in set(keys(plan, "judge"))
+    assert keys(plan, "gather") == ["gather"]
+
+
+def test_the_evaluation_matrix_covers_every_model_language_and_test_set(plan):
+    cells = {
+        (p["model"], p["method"], p["train_lang"], p["eval_lang"], p["test_set"])
+        for p in (t.params for t in plan.stage("evaluate").tasks)
+    }
+    trained = {
+        (m, x, lang)
+        for m, x in (("qwen", "full"), ("qwen", "qlora-r8"), ("mbart", "seq2seq"))
+        for lang in ("en", "fr")
+    }
+    expected = {
+        (m, x, lang, e, s)
+        for m, x, lang in trained
+        for e in ("en", "de")  # evaluate.languages, not the sweep's
+        for s in ("novel", "same_topic")
+    } | {
+        (m, "base", None, e, s)
+        for m in ("mbart", "qwen")
+        for e in ("en", "de")
+        for s in ("novel", "same_topic")
+    }
+    assert cells == expected
+    assert len(plan.stage("evaluate").tasks) == len(expected)
+    # the judge compares each trained cell with its base cell
+    assert len(plan.stage("judge").tasks) == len(trained) * 2 * 2
+
+
+def test_every_task_names_its_inputs(plan):
+    by_key = plan.by_key()
+    shards = tuple(keys(plan, "teacher"))
+    assert by_key["teacher/shard-0001"].inputs == {"prepare": "prepare"}
+    assert by_key["split"].inputs == {"prepare": "prepare", "teacher_shards": shards}
+    assert by_key["train/qwen/full/en"].inputs == {"split": "split"}
+    assert by_key["evaluate/qwen/base/de/novel"].inputs == {"split": "split"}
+    assert by_key["evaluate/qwen/full-fr/de/novel"].inputs == {
+        "split": "split",
+        "model": "train/qwen/full/fr",
+    }
+    assert by_key["judge/qwen/full-fr/de/novel"].inputs == {
+        "split": "split",
+        "predictions": "evaluate/qwen/full-fr/de/novel",
+        "base_predictions": "evaluate/qwen/base/de/novel",
+    }
+    gather = by_key["gather"]
+    assert gather.inputs == {}  # gather runs with holes: it needs nothing
+    assert set(gather.optional_inputs) == {"cells", "judgments"}
+    assert gather.optional_inputs["cells"] == tuple(keys(plan, "evaluate"))
+    assert gather.optional_inputs["judgments"] == tuple(keys(plan, "judge"))
+    # every named input is a task of an earlier stage
+    order = {s.name: i for i, s in enumerate(plan.stages)}
+    for task in plan.tasks():
+        for upstream in (*task.needs, *task.uses):
+            assert order[by_key[upstream].stage] < order[task.stage]
+
+
+def test_a_method_with_its_own_resources_goes_out_as_its_own_array(plan):
+    groups = plan.stage("train").groups()
+    assert [(r.gpus_per_node, [t.key for t in tasks]) for r, tasks in groups] == [
+        (4, ["train/qwen/full/en", "train/qwen/full/fr"]),
+        (0, keys(plan, "train")[2:]),
+    ]
+
+
+def test_the_plan_survives_plan_json_and_resource_changes_are_a_new_plan(plan):
+    assert Plan.from_json(plan.to_json()) == plan
+    longer = plan.with_resources({"train"}, time="08:00:00", mem="64G")
+    assert longer is not plan and plan.stage("train").resources.time is None
+    assert longer.stage("train").resources.time == "08:00:00"
+    assert all(t.resources.mem == "64G" for t in longer.stage("train").tasks if t.resources)
+    assert longer.stage("evaluate") == plan.stage("evaluate")
+
+
+def test_same_config_same_keys_and_hashes():
+    first, second = (make_plan(validate_config(CONFIG)) for _ in range(2))
+    assert [(t.key, t.params_hash) for t in first.tasks()] == [
+        (t.key, t.params_hash) for t in second.tasks()
+    ]
+
+
+def test_without_a_teacher_or_judge_those_stages_are_absent():
+    data = {**CONFIG, "teacher": None, "evaluate": {"test_sets": ["novel"]}}
+    plan = make_plan(validate_config(data))
+    assert [s.name for s in plan.stages] == ["prepare", "split", "train", "evaluate", "gather"]
+    assert plan.by_key()["split"].inputs == {"prepare": "prepare"}
+    assert {t.params["test_set"] for t in plan.stage("evaluate").tasks} == {"novel"}
