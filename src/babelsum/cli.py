@@ -13,22 +13,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from babelsum import backends
+from babelsum import api, backends
 from babelsum.backends import RunOptions
-from babelsum.config import SweepConfig, load_config
-from babelsum.errors import SweepError, UserError
-from babelsum.plan import Plan, Task
-from babelsum.state import ACTIVE, ENDED, State, SweepFolder
-from babelsum.sweep import (
-    TaskView,
-    create_sweep,
-    default_sweep_dir,
-    load_sweep,
-    open_sweep,
-    read_statuses,
-    task_views,
-    tasks_to_rerun,
-)
+from babelsum.config import load_config
+from babelsum.errors import UserError
+from babelsum.plan import Plan
+from babelsum.state import ENDED, State, SweepFolder
+from babelsum.sweep import TaskView, default_sweep_dir, load_sweep, open_sweep
 
 SHOWN_STATES = (State.DONE, State.RUNNING, State.PENDING, State.FAILED, State.BLOCKED, State.LOST)
 PROBLEMS = (State.FAILED, State.LOST, State.BLOCKED)
@@ -38,42 +29,45 @@ PROBLEMS = (State.FAILED, State.LOST, State.BLOCKED)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    config = load_config(args.config, args.overrides)
-    backend = backends.get(args.executor)
-    sweep_dir = Path(args.sweep_dir) if args.sweep_dir else default_sweep_dir(config)
     if args.dry_run:
-        from babelsum.plan import make_plan
+        config, plan = api.dry_run(args.config, args.overrides)
+        sweep_dir = Path(args.sweep_dir) if args.sweep_dir else default_sweep_dir(config)
+        print_dry_run(plan, config, sweep_dir, backends.get(args.executor))
+        if args.no_preflight:
+            print("\npreflight: skipped (--no-preflight)")
+            return 0
+        from babelsum.preflight import problems
 
-        print_dry_run(make_plan(config), config, sweep_dir, backend)
-        return 0
-    folder, plan = create_sweep(config, sweep_dir, backend.name, str(args.config))
-    print(f"sweep folder: {folder.root}  ({len(plan.tasks())} tasks)")
-    if config.tracking.enabled:
-        from babelsum.tracking import start_sweep_run
+        found = problems(config)
+        print("\npreflight: " + ("no problem found" if not found else f"{len(found)} problem(s)"))
+        for line in found:
+            print(f"  {line}")
+        return 1 if found else 0
+    if args.no_preflight:
+        print("preflight: skipped (--no-preflight)")
+    new = api.create(
+        args.config,
+        args.overrides,
+        executor=args.executor,
+        sweep_dir=args.sweep_dir,
+        preflight=not args.no_preflight,
+    )
+    print(f"sweep folder: {new.folder.root}  ({len(new.plan.tasks())} tasks)")
+    tasks = new.plan.tasks()
+    launched = api.launch(new.folder, new.config, new.plan, tasks, new.backend, _options(args))
+    return after_launch(launched, args)
 
-        start_sweep_run(folder.root, config, backend.parallel_tasks(config))
-    return launch(folder, config, plan, plan.tasks(), backend, args)
+
+def _options(args: argparse.Namespace) -> RunOptions:
+    return RunOptions(parallel=args.jobs, show_progress=not args.quiet)
 
 
-def launch(
-    folder: SweepFolder,
-    config: SweepConfig,
-    plan: Plan,
-    tasks: list[Task],
-    backend: backends.Backend,
-    args: argparse.Namespace,
-) -> int:
-    """Run or submit `tasks`; with a queueing backend, follow them only when asked (--wait)."""
-    options = RunOptions(parallel=args.jobs, show_progress=not args.quiet)
-    try:
-        with folder.lock("submit", wait=False):
-            for line in backend.submit(folder, config, plan, tasks, options):
-                print(line)
-    except BlockingIOError:
-        raise SweepError(
-            f"{folder.root} is being submitted by another `launch` right now"
-        ) from None
-    if backend.runs_to_completion:
+def after_launch(launched: api.Launched, args: argparse.Namespace) -> int:
+    """What was submitted; the final status when the tasks have ended (or --wait)."""
+    folder, plan = launched.folder, launched.plan
+    for line in launched.submitted:
+        print(line)
+    if launched.ended:
         return print_status(folder, plan, final=True)
     print(f"follow it with: launch status {folder.root}")
     return wait_for(folder, plan) if args.wait else 0
@@ -97,11 +91,6 @@ def print_dry_run(plan: Plan, config, sweep_dir: Path, backend: backends.Backend
 
 
 # ------------------------------------------------------------------ status
-
-
-def _views(folder: SweepFolder, plan: Plan) -> list[TaskView]:
-    statuses = read_statuses(folder, plan)
-    return task_views(plan, statuses, backends.lost_tasks(statuses))
 
 
 def status_table(views: list[TaskView], plan: Plan) -> str:
@@ -129,36 +118,30 @@ def status_table(views: list[TaskView], plan: Plan) -> str:
     return "\n".join(lines)
 
 
+def status_json(folder: SweepFolder, views: list[TaskView]) -> str:
+    tasks = [
+        {
+            "key": v.task.key,
+            "stage": v.task.stage,
+            "state": v.state,
+            "reason": v.status.reason,
+            "attempts": v.status.attempts,
+            "job_id": v.status.job_id,
+            "array_job_id": v.status.array_job_id,
+            "host": v.status.host,
+            "summary": v.status.summary,
+        }
+        for v in views
+    ]
+    counts = dict(Counter(str(v.state) for v in views))
+    return json.dumps({"sweep": str(folder.root), "tasks": tasks, "counts": counts}, indent=2)
+
+
 def print_status(
     folder: SweepFolder, plan: Plan, final: bool = False, as_json: bool = False
 ) -> int:
-    views = _views(folder, plan)
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "sweep": str(folder.root),
-                    "tasks": [
-                        {
-                            "key": v.task.key,
-                            "stage": v.task.stage,
-                            "state": v.state,
-                            "reason": v.status.reason,
-                            "attempts": v.status.attempts,
-                            "job_id": v.status.job_id,
-                            "array_job_id": v.status.array_job_id,
-                            "host": v.status.host,
-                            "summary": v.status.summary,
-                        }
-                        for v in views
-                    ],
-                    "counts": dict(Counter(str(v.state) for v in views)),
-                },
-                indent=2,
-            )
-        )
-    else:
-        print(status_table(views, plan))
+    views = api.views(folder, plan)
+    print(status_json(folder, views) if as_json else status_table(views, plan))
     bad = [v for v in views if v.state in PROBLEMS]
     if final and not as_json:
         if bad:
@@ -179,7 +162,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def wait_for(folder: SweepFolder, plan: Plan, poll_s: float = 10.0) -> int:
     while True:
-        views = _views(folder, plan)
+        views = api.views(folder, plan)
         counts = Counter(v.state for v in views)
         print(
             time.strftime("%H:%M:%S"),
@@ -195,53 +178,39 @@ def wait_for(folder: SweepFolder, plan: Plan, poll_s: float = 10.0) -> int:
 
 
 def cmd_resubmit(args: argparse.Namespace) -> int:
-    folder, config, plan = load_sweep(args.sweep_dir)
-    backend = backends.get(args.executor or folder.meta().get("executor", "local"))
-    views = {v.task.key: v for v in _views(folder, plan)}
-    queued = [k for k, v in views.items() if v.state in ACTIVE and v.status.job_id]
-    if queued and not args.dry_run:
-        raise SweepError(
-            f"{len(queued)} task(s) are still queued or running (e.g. {queued[0]}); "
-            f"wait, or `launch cancel {args.sweep_dir}` first"
-        )
-    tasks = tasks_to_rerun(folder, plan, args.stage)
-    if not tasks:
+    if args.dry_run:
+        views = api.to_rerun(args.sweep_dir, args.stage)
+        if views:
+            print_rerun([v.task.stage for v in views])
+        for v in views:
+            print(f"  {v.task.key}  ({v.state})")
+        if not views:
+            print("every task is done; nothing to resubmit")
+        return 0
+    launched = api.resubmit(
+        args.sweep_dir,
+        stages=args.stage,
+        mem=args.mem,
+        time=args.time,
+        executor=args.executor,
+        options=_options(args),
+    )
+    if launched is None:
         print("every task is done; nothing to resubmit")
         return 0
-    by_stage = Counter(t.stage for t in tasks)
+    print_rerun([t.stage for t in launched.tasks])
+    return after_launch(launched, args)
+
+
+def print_rerun(stages: list[str]) -> None:
+    counts = Counter(stages)
     print(
-        f"resubmitting {len(tasks)} task(s): " + ", ".join(f"{s} {n}" for s, n in by_stage.items())
+        f"resubmitting {len(stages)} task(s): " + ", ".join(f"{s} {n}" for s, n in counts.items())
     )
-    if args.dry_run:
-        for t in tasks:
-            print(f"  {t.key}  ({views[t.key].state})")
-        return 0
-    changes = {k: v for k, v in (("mem", args.mem), ("time", args.time)) if v}
-    if changes:
-        plan = plan.with_resources(set(by_stage), **changes)
-        folder.write_plan(plan)
-        tasks = [plan.by_key()[t.key] for t in tasks]
-    for t in tasks:
-        folder.update_status(t, durable=False, state=State.PENDING, reason=None)
-    return launch(folder, config, plan, tasks, backend, args)
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    folder, plan = open_sweep(args.sweep_dir)
-    active = [
-        v.status
-        for v in _views(folder, plan)
-        if v.state in ACTIVE and (v.status.job_id or v.status.pid)
-    ]
-    by_backend: dict[str, list] = {}
-    for status in active:
-        by_backend.setdefault(status.executor or "local", []).append(status)
-    for name, statuses in by_backend.items():
-        backends.get(name).cancel(statuses)
-    for status in active:
-        task = plan.by_key()[status.key]
-        folder.update_status(task, state=State.FAILED, reason="cancelled by `launch cancel`")
-    print(f"cancelled {len(active)} task(s)")
+    print(f"cancelled {api.cancel(args.sweep_dir)} task(s)")
     return 0
 
 
@@ -336,6 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="local: tasks run in parallel (default engine.local_parallel_tasks)",
     )
     s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.add_argument(
+        "--no-preflight",
+        action="store_true",
+        help="skip the checks before submission (offline cache, ...)",
+    )
     s.set_defaults(func=cmd_sweep)
 
     s = sub.add_parser("status", help="per-stage counts and failure reasons of a sweep")

@@ -247,7 +247,7 @@ def submit_array(
         folder.update_status(
             task,
             durable=False,
-            state="pending",
+            state=State.PENDING,
             executor=NAME,
             job_id=job.job_id,
             array_job_id=array_id,

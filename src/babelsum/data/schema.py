@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     import datasets
 
 REQUIRED = ("article_id", "language", "text")
-SUMMARY_SOURCES = ("gold", "teacher")
 
 
 def features() -> datasets.Features:

@@ -18,6 +18,7 @@ from babelsum.metrics.rouge import tokenizer_description
 from babelsum.report import tables
 from babelsum.report.cells import METRICS, Cell
 from babelsum.report.matrices import METRIC_NAMES, Matrix, find, trained_methods
+from babelsum.state import State
 
 HEADLINE = "rougeL"
 TEST_SET_TITLES = {
@@ -101,7 +102,7 @@ def _coverage(cells: list[Cell]) -> str:
     lines.append(f"{len(cells) - len(missing)} of {len(cells)} evaluation cells finished.")
     judged = [c for c in cells if c.judge_state is not None]
     if judged:
-        judge_missing = [c for c in judged if c.judge_state != "done"]
+        judge_missing = [c for c in judged if c.judge_state != State.DONE]
         lines.append(f"{len(judged) - len(judge_missing)} of {len(judged)} judge tasks finished.")
         lines.append(_judge_coverage([c.judge for c in judged if c.judge]))
     else:

@@ -8,6 +8,7 @@ below the floor) or "missing (failed)" (the task did not finish; the reason is l
 from __future__ import annotations
 
 from babelsum.report.matrices import Matrix
+from babelsum.state import State
 
 HEADER_CORNER = "train \\ eval"
 
@@ -41,7 +42,7 @@ def entry(matrix: Matrix, row: str, col: str, *, intervals: bool = True) -> str:
     return text
 
 
-_STATES = {"failed", "blocked", "pending", "running", "missing output", "nothing judged"}
+_STATES = {*(str(s) for s in State), "missing output", "nothing judged"}
 
 
 def table_rows(matrix: Matrix, *, intervals: bool = True) -> tuple[list[str], list[list[str]]]:

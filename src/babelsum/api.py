@@ -1,0 +1,199 @@
+"""What `launch` does, as functions a notebook can call: start a sweep, look at it, rerun,
+cancel. The CLI is a thin layer over these: it parses arguments and prints what they return.
+
+    from babelsum import api
+    run = api.sweep("configs/demo.yaml", executor="local")
+    api.status(run.folder.root)          # one TaskView per task
+    api.resubmit(run.folder.root)        # only what did not finish, and what it feeds
+
+No ML imports: this runs on the login node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from babelsum import backends
+from babelsum.backends import RunOptions
+from babelsum.config import SweepConfig, load_config
+from babelsum.errors import SweepError
+from babelsum.plan import Plan, Task, make_plan
+from babelsum.state import ACTIVE, State, SweepFolder
+from babelsum.sweep import (
+    TaskView,
+    create_sweep,
+    default_sweep_dir,
+    load_sweep,
+    open_sweep,
+    read_statuses,
+    task_views,
+    tasks_to_rerun,
+)
+
+DEFAULT_OPTIONS = RunOptions()
+
+
+@dataclass
+class Launched:
+    """Tasks handed to a backend: what it said, and whether they have already ended."""
+
+    folder: SweepFolder
+    plan: Plan
+    tasks: list[Task]
+    submitted: list[str]  # the backend's lines (SLURM: array job ids per stage)
+    ended: bool  # True for the local backend: submit returns when the tasks have ended
+
+
+def dry_run(config_file: str | Path, overrides: Sequence[str] = ()) -> tuple[SweepConfig, Plan]:
+    """The config and plan a sweep would have; nothing is written or submitted."""
+    config = load_config(config_file, overrides)
+    return config, make_plan(config)
+
+
+@dataclass
+class Created:
+    """A new sweep folder, not yet submitted."""
+
+    folder: SweepFolder
+    config: SweepConfig
+    plan: Plan
+    backend: backends.Backend
+
+
+def create(
+    config_file: str | Path,
+    overrides: Sequence[str] = (),
+    *,
+    executor: str = "local",
+    sweep_dir: str | Path | None = None,
+    preflight: bool = True,
+) -> Created:
+    """Check the config (unless `preflight` is False: the checks of preflight.py, every
+    problem at once, nothing written), then write the sweep folder and its MLflow run."""
+    config = load_config(config_file, overrides)
+    if preflight:
+        from babelsum import preflight as checks
+
+        checks.check(config)
+    backend = backends.get(executor)
+    folder, plan = create_sweep(
+        config,
+        Path(sweep_dir) if sweep_dir else default_sweep_dir(config),
+        backend.name,
+        str(config_file),
+    )
+    if config.tracking.enabled:
+        from babelsum.tracking import start_sweep_run
+
+        start_sweep_run(folder.root, config, backend.parallel_tasks(config))
+    return Created(folder, config, plan, backend)
+
+
+def sweep(
+    config_file: str | Path,
+    overrides: Sequence[str] = (),
+    *,
+    executor: str = "local",
+    sweep_dir: str | Path | None = None,
+    options: RunOptions = DEFAULT_OPTIONS,
+    preflight: bool = True,
+) -> Launched:
+    """Create a sweep and run (local) or submit (slurm) every task."""
+    new = create(
+        config_file, overrides, executor=executor, sweep_dir=sweep_dir, preflight=preflight
+    )
+    return launch(new.folder, new.config, new.plan, new.plan.tasks(), new.backend, options)
+
+
+def launch(
+    folder: SweepFolder,
+    config: SweepConfig,
+    plan: Plan,
+    tasks: list[Task],
+    backend: backends.Backend,
+    options: RunOptions,
+) -> Launched:
+    """Hand `tasks` to `backend`, one `launch` at a time per sweep."""
+    try:
+        with folder.lock("submit", wait=False):
+            submitted = backend.submit(folder, config, plan, tasks, options)
+    except BlockingIOError:
+        raise SweepError(
+            f"{folder.root} is being submitted by another `launch` right now"
+        ) from None
+    return Launched(folder, plan, tasks, submitted, backend.runs_to_completion)
+
+
+def status(sweep_dir: str | Path) -> list[TaskView]:
+    """Every task of a sweep with its effective state (lost when its process or job is gone)."""
+    folder, plan = open_sweep(sweep_dir)
+    return views(folder, plan)
+
+
+def views(folder: SweepFolder, plan: Plan) -> list[TaskView]:
+    statuses = read_statuses(folder, plan)
+    return task_views(plan, statuses, backends.lost_tasks(statuses))
+
+
+def to_rerun(sweep_dir: str | Path, stages: Sequence[str] | None = None) -> list[TaskView]:
+    """What `resubmit` would run: tasks not done, then what they feed, with their states."""
+    folder, plan = open_sweep(sweep_dir)
+    by_key = {v.task.key: v for v in views(folder, plan)}
+    return [by_key[t.key] for t in tasks_to_rerun(folder, plan, list(stages or []))]
+
+
+def resubmit(
+    sweep_dir: str | Path,
+    *,
+    stages: Sequence[str] | None = None,
+    mem: str | None = None,
+    time: str | None = None,
+    executor: str | None = None,
+    options: RunOptions = DEFAULT_OPTIONS,
+) -> Launched | None:
+    """Rerun the tasks that are not done, then those they feed; None when all are done.
+
+    `mem` / `time` replace the resources of the stages rerun (their methods' own too).
+    """
+    folder, config, plan = load_sweep(sweep_dir)
+    backend = backends.get(executor or folder.meta().get("executor", "local"))
+    queued = [v.task.key for v in views(folder, plan) if v.state in ACTIVE and v.status.job_id]
+    if queued:
+        raise SweepError(
+            f"{len(queued)} task(s) are still queued or running (e.g. {queued[0]}); "
+            f"wait, or `launch cancel {sweep_dir}` first"
+        )
+    tasks = tasks_to_rerun(folder, plan, list(stages or []))
+    if not tasks:
+        return None
+    changes = {k: v for k, v in (("mem", mem), ("time", time)) if v}
+    if changes:
+        plan = plan.with_resources({t.stage for t in tasks}, **changes)
+        folder.write_plan(plan)
+        tasks = [plan.by_key()[t.key] for t in tasks]
+    for task in tasks:
+        folder.update_status(task, durable=False, state=State.PENDING, reason=None)
+    return launch(folder, config, plan, tasks, backend, options)
+
+
+def cancel(sweep_dir: str | Path) -> int:
+    """Stop a sweep's queued and running tasks; they are recorded as failed (cancelled)."""
+    folder, plan = open_sweep(sweep_dir)
+    active = [
+        v.status
+        for v in views(folder, plan)
+        if v.state in ACTIVE and (v.status.job_id or v.status.pid)
+    ]
+    by_backend: dict[str, list] = {}
+    for s in active:
+        by_backend.setdefault(s.executor or "local", []).append(s)
+    for name, statuses in by_backend.items():
+        backends.get(name).cancel(statuses)
+    tasks = plan.by_key()
+    for s in active:
+        folder.update_status(
+            tasks[s.key], state=State.FAILED, reason="cancelled by `launch cancel`"
+        )
+    return len(active)

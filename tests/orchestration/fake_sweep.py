@@ -1,0 +1,43 @@
+"""A small sweep config whose stages are the test-only functions in fake_stages.py."""
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+FAKE = "tests.orchestration.fake_stages"
+# full fine-tuning over 2 processes (its own resources), LoRA in the stage's 1 process
+TWO_RESOURCE_GROUPS = [
+    {"model": "tiny", "method": "full", "resources": {"tasks_per_node": 2}},
+    {"model": "tiny", "method": "lora"},
+]
+PROCESSES_OF_TWO_GROUPS = {
+    "train/tiny/full/en": 2,
+    "train/tiny/full/fr": 2,
+    "train/tiny/lora/en": 1,
+    "train/tiny/lora/fr": 1,
+}
+
+
+def fake_sweep_config(engine_overrides: dict | None = None, **changes) -> dict:
+    config = {
+        "study": "orchestration-test",
+        "languages": ["en", "fr"],
+        "teacher": {"backend": "lead", "shards": 2},
+        "models": {"tiny": {"path": "unused"}},
+        "train": {"languages": ["en", "fr"], "methods": [{"model": "tiny", "method": "full"}]},
+        "evaluate": {"test_sets": ["novel"]},
+        "tracking": {"enabled": False},
+        "engine": {
+            "local_parallel_tasks": 2,
+            "stage_impl": {
+                stage: f"{FAKE}:run"
+                for stage in ("prepare", "teacher", "split", "train", "evaluate")
+            }
+            | {"gather": f"{FAKE}:gather"},
+        },
+    }
+    config.update(changes)
+    engine = config["engine"]
+    for key, value in (engine_overrides or {}).items():
+        engine[key] = engine[key] | value if isinstance(value, dict) else value
+    return config

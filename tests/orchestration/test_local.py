@@ -1,0 +1,149 @@
+"""The sweep engine on the local executor, with the test-only stages of fake_stages.py."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from babelsum.cli import main
+from babelsum.state import SweepFolder
+from tests.orchestration.fake_sweep import PROCESSES_OF_TWO_GROUPS, TWO_RESOURCE_GROUPS
+
+EVAL_FR = [
+    "evaluate/tiny/full-fr/en/novel",
+    "evaluate/tiny/full-fr/fr/novel",
+]
+
+
+def status_json(sweep: Path, capsys) -> dict:
+    capsys.readouterr()
+    assert main(["status", str(sweep), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    return {t["key"]: t for t in data["tasks"]}
+
+
+def test_dry_run_prints_plan_and_creates_nothing(fake_config_file, tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    assert main(["sweep", str(fake_config_file()), "--sweep-dir", str(sweep), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "teacher: 2 task(s)" in out and "evaluate: 6 task(s)" in out and "gather: 1 task(s)" in out
+    )
+    assert not sweep.exists()
+
+
+def test_sweep_runs_every_stage(fake_config_file, tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    assert main(["sweep", str(fake_config_file()), "--sweep-dir", str(sweep), "--quiet"]) == 0
+    tasks = status_json(sweep, capsys)
+    assert len(tasks) == 13 and {t["state"] for t in tasks.values()} == {"done"}
+    cells = json.loads((SweepFolder(sweep).output_dir("gather") / "cells.json").read_text())
+    assert len(cells["present"]) == 6 and cells["missing"] == []
+    assert oct(sweep.stat().st_mode & 0o777) == "0o700"  # submitit pickles are code
+
+
+def test_a_train_method_with_its_own_resources_runs_with_them(fake_config_file, tmp_path, capsys):
+    train = {"languages": ["en", "fr"], "methods": TWO_RESOURCE_GROUPS}
+    config = fake_config_file(train=train)
+    sweep = tmp_path / "sweep"
+    assert main(["sweep", str(config), "--sweep-dir", str(sweep), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "train: 2 task(s), 2 process(es) each" in out
+    assert "train: 2 task(s), 1 process(es) each" in out
+    assert main(["sweep", str(config), "--sweep-dir", str(sweep), "--quiet"]) == 0
+    tasks = status_json(sweep, capsys)
+    processes = {k: t["summary"]["processes"] for k, t in tasks.items() if k.startswith("train/")}
+    assert processes == PROCESSES_OF_TWO_GROUPS
+
+
+def test_failed_task_blocks_dependents_and_resubmit_reruns_exactly_them(
+    fake_config_file, tmp_path, capsys, monkeypatch
+):
+    sweep = tmp_path / "sweep"
+    monkeypatch.setenv("TEST_FAIL_KEYS", "train/tiny/full/fr")
+    assert main(["sweep", str(fake_config_file()), "--sweep-dir", str(sweep), "--quiet"]) == 1
+
+    tasks = status_json(sweep, capsys)
+    assert tasks["train/tiny/full/fr"]["state"] == "failed"
+    assert tasks["train/tiny/full/fr"]["reason"] == "planted failure in train/tiny/full/fr"
+    for key in EVAL_FR:
+        assert tasks[key]["state"] == "blocked"
+        assert "train/tiny/full/fr" in tasks[key]["reason"]
+    assert tasks["gather"]["state"] == "done"
+    cells = json.loads((SweepFolder(sweep).output_dir("gather") / "cells.json").read_text())
+    assert cells["missing"] == sorted(EVAL_FR)
+
+    capsys.readouterr()
+    assert main(["resubmit", str(sweep), "--dry-run"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert sorted(listed) == sorted(["train/tiny/full/fr", *EVAL_FR, "gather"])
+
+    monkeypatch.delenv("TEST_FAIL_KEYS")
+    attempts_before = {k: t["attempts"] for k, t in tasks.items()}
+    assert main(["resubmit", str(sweep), "--quiet"]) == 0
+    tasks = status_json(sweep, capsys)
+    assert {t["state"] for t in tasks.values()} == {"done"}
+    rerun = {k for k, t in tasks.items() if t["attempts"] != attempts_before[k]}
+    assert rerun == {"train/tiny/full/fr", *EVAL_FR, "gather"}
+    cells = json.loads((SweepFolder(sweep).output_dir("gather") / "cells.json").read_text())
+    assert cells["missing"] == [] and len(cells["present"]) == 6
+
+
+def test_crash_is_recorded_with_traceback_tail(fake_config_file, tmp_path, capsys, monkeypatch):
+    sweep = tmp_path / "sweep"
+    monkeypatch.setenv("TEST_CRASH_KEYS", "split")
+    assert main(["sweep", str(fake_config_file()), "--sweep-dir", str(sweep), "--quiet"]) == 1
+    status = SweepFolder(sweep).read_status("split")
+    assert status.state == "failed" and status.reason == "RuntimeError: planted crash"
+    assert "fake_stages.py" in status.error
+    tasks = status_json(sweep, capsys)
+    assert all(
+        t["state"] == "blocked" for k, t in tasks.items() if k.startswith(("train/", "evaluate/"))
+    )
+
+
+def test_killed_task_is_reported_lost_and_resubmitted(fake_config_file, tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    config = fake_config_file()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "babelsum.cli",
+            "sweep",
+            str(config),
+            "--sweep-dir",
+            str(sweep),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "TEST_SLEEP_KEYS": "train/tiny/full/en"},
+    )
+    status_file = SweepFolder(sweep).status_path("train/tiny/full/en")
+    while not status_file.exists():
+        time.sleep(0.05)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        status = json.loads(status_file.read_text())
+        if status["state"] == "running" and status["pid"]:
+            break
+        time.sleep(0.2)
+    os.kill(status["pid"], signal.SIGKILL)
+    proc.communicate(timeout=300)
+    assert proc.returncode == 1
+
+    tasks = status_json(sweep, capsys)
+    assert tasks["train/tiny/full/en"]["state"] == "lost"
+    capsys.readouterr()
+    main(["status", str(sweep)])
+    assert "train/tiny/full/en: its job or process disappeared" in capsys.readouterr().out
+
+    assert main(["resubmit", str(sweep), "--quiet"]) == 0
+    tasks = status_json(sweep, capsys)
+    assert {t["state"] for t in tasks.values()} == {"done"}
+    assert tasks["train/tiny/full/en"]["attempts"] == 2

@@ -1,0 +1,67 @@
+"""The shipped study configs and DeepSpeed files: valid, runnable as their first line says."""
+
+from pathlib import Path
+
+import pytest
+
+from babelsum.config import load_config
+from babelsum.training.arguments import find_deepspeed_config, read_deepspeed_config
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+STUDIES = ["paper.yaml", "slds.yaml", "xsum-phi2.yaml"]
+
+
+@pytest.mark.parametrize("name", STUDIES)
+def test_study_config_validates_and_names_its_command(name):
+    path = CONFIGS / name
+    load_config(path)
+    assert path.read_text().splitlines()[0] == f"# launch sweep configs/{name} --executor slurm"
+
+
+@pytest.mark.parametrize("name", STUDIES)
+def test_deepspeed_files_named_by_study_configs_exist_and_parse(name):
+    for method in load_config(CONFIGS / name).train.methods:
+        if method.deepspeed:
+            path = find_deepspeed_config(method.deepspeed, CONFIGS, "train.methods")
+            assert read_deepspeed_config(path, "train.methods")["zero_optimization"]["stage"] in (
+                2,
+                3,
+            )
+
+
+def test_paper_settings():
+    config = load_config(CONFIGS / "paper.yaml")
+    methods = {m.model: m for m in config.train.methods}
+    qwen, phi, mbart = methods["qwen2.5-0.5b"], methods["phi-4-mini"], methods["mbart-50"]
+    assert (qwen.method, qwen.learning_rate, qwen.gradient_accumulation) == ("full", 2e-5, 16)
+    assert (qwen.weight_decay, qwen.precision, qwen.gradient_checkpointing) == (0.01, "bf16", True)
+    assert (phi.method, phi.learning_rate, phi.lora_r, phi.lora_alpha) == ("qlora", 5e-4, 32, 64)
+    # Phi-4-mini is a Phi3 model: these are its real module names (not Wqkv/out_proj)
+    assert phi.target_modules == ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]
+    assert (mbart.method, mbart.learning_rate, mbart.epochs, mbart.precision) == (
+        "seq2seq",
+        3e-5,
+        3,
+        "fp32",
+    )
+    assert config.models["mistral-small"].load_in_4bit and config.teacher.model == "mistral-small"
+    assert config.languages == ["en", "fr", "de", "ja"]
+
+
+@pytest.mark.parametrize(
+    "text, error",
+    [("{", "is not valid JSON"), ("[1, 2]", "must be a JSON object with a zero_optimization")],
+)
+def test_bad_deepspeed_file_is_reported_in_one_line(tmp_path, text, error):
+    from babelsum.errors import StageError
+
+    (tmp_path / "ds.json").write_text(text)
+    with pytest.raises(StageError, match=error):
+        read_deepspeed_config(tmp_path / "ds.json", "train.methods[0]")
+
+
+def test_missing_deepspeed_file_lists_where_it_was_looked_for(tmp_path):
+    from babelsum.errors import StageError
+
+    with pytest.raises(StageError, match=r"train.methods\[0\].deepspeed: no such file 'nope.json'"):
+        find_deepspeed_config("nope.json", tmp_path, "train.methods[0]")
