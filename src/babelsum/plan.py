@@ -37,6 +37,12 @@ class Task:
     inputs: Inputs = field(default_factory=dict)
     optional_inputs: Inputs = field(default_factory=dict)
     resources: Resources | None = None  # when not the stage's (a train method's own)
+    # hash of the key, params and every config setting the task's output depends on
+    # (stage_settings): an edited config changes it for exactly the tasks it concerns
+    params_hash: str = ""
+    # params_hash, the stage's code version and the identities of all upstream tasks: two
+    # tasks with one identity produce the same output (a done one can be reused)
+    identity: str = ""
 
     @property
     def needs(self) -> tuple[str, ...]:
@@ -48,11 +54,6 @@ class Task:
         """Keys of the upstream tasks read when they are done."""
         return _keys(self.optional_inputs)
 
-    @property
-    def params_hash(self) -> str:
-        text = json.dumps([self.key, self.params], sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
-
     def to_json(self) -> dict[str, Any]:
         data = {
             "stage": self.stage,
@@ -61,6 +62,8 @@ class Task:
             "params": self.params,
             "inputs": self.inputs,
             "optional_inputs": self.optional_inputs,
+            "params_hash": self.params_hash,
+            "identity": self.identity,
         }
         if self.resources is not None:
             data["resources"] = self.resources.model_dump()
@@ -77,6 +80,8 @@ class Task:
             _read_inputs(d["inputs"]),
             _read_inputs(d["optional_inputs"]),
             Resources.model_validate(resources) if resources is not None else None,
+            d.get("params_hash", ""),
+            d.get("identity", ""),
         )
 
 
@@ -172,6 +177,71 @@ class Plan:
         )
 
 
+# Bump a stage's version when a code change changes what its outputs mean: its tasks (and
+# everything downstream) then no longer match done tasks of older sweeps.
+STAGE_VERSIONS = {
+    "prepare": 1,
+    "teacher": 1,
+    "split": 1,
+    "train": 1,
+    "evaluate": 1,
+    "judge": 1,
+    "gather": 1,
+}
+
+
+def _hash(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def stage_settings(config: SweepConfig, stage: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The config settings a task's output depends on, besides its params and its inputs
+    (an input's own settings are in that input's identity). Resources, tracking and the engine
+    are not among them: they change where and how fast a task runs, not what it writes."""
+
+    def dump(section: Any) -> Any:
+        return section.model_dump(mode="json", exclude_none=True) if section is not None else None
+
+    models = config.models
+    if stage == "prepare":
+        return {"languages": config.languages, "data": dump(config.data), "seed": config.seed}
+    if stage == "teacher":
+        teacher = config.teacher
+        return {
+            "teacher": dump(teacher),
+            "model": dump(models.get(teacher.model)) if teacher and teacher.model else None,
+        }
+    if stage == "split":
+        return {"languages": config.languages, "split": dump(config.split)}
+    if stage == "train":
+        method = next(
+            m
+            for m in config.train.methods
+            if m.model == params["model"] and m.label == params["method"]
+        )
+        return {
+            "method": method.model_dump(mode="json", exclude={"resources"}),
+            "model": dump(models[method.model]),
+        }
+    if stage == "evaluate":
+        return {
+            "evaluate": config.evaluate.model_dump(
+                mode="json", exclude={"judge", "languages", "test_sets", "base_models"}
+            ),
+            "model": dump(models[params["model"]]),
+            "seed": config.seed,
+        }
+    if stage == "judge":
+        judge = config.evaluate.judge
+        return {
+            "judge": dump(judge),
+            "model": dump(models.get(judge.model)) if judge else None,
+            "bootstrap_samples": config.evaluate.bootstrap_samples,
+            "seed": config.seed,
+        }
+    return {"evaluate": dump(config.evaluate), "seed": config.seed}  # gather
+
+
 def train_key(model: str, method: str, train_lang: str) -> str:
     return f"train/{model}/{method}/{train_lang}"
 
@@ -190,13 +260,17 @@ def judge_key(model: str, method: str, train_lang: str, eval_lang: str, test_set
 def make_plan(config: SweepConfig) -> Plan:
     """Expand a config into stages of tasks, in the order they run."""
     stages: list[StagePlan] = []
+    identities: dict[str, str] = {}
 
     def add(name: str, specs: list[tuple], own: dict[str, Resources] | None = None):
         """specs: (key, params, inputs, optional_inputs); own: resources unlike the stage's."""
-        tasks = [
-            Task(name, i, key, params, inputs, optional, (own or {}).get(key))
-            for i, (key, params, inputs, optional) in enumerate(specs)
-        ]
+        tasks = []
+        for i, (key, params, inputs, optional) in enumerate(specs):
+            params_hash = _hash([key, params, stage_settings(config, name, params)])
+            upstream = [identities[k] for k in (*_keys(inputs), *_keys(optional))]
+            identities[key] = _hash([params_hash, STAGE_VERSIONS[name], upstream])
+            task = Task(name, i, key, params, inputs, optional, (own or {}).get(key))
+            tasks.append(replace(task, params_hash=params_hash, identity=identities[key]))
         stages.append(StagePlan(name, tasks, config.resources.for_stage(name)))
         return tasks
 

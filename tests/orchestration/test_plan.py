@@ -7,6 +7,8 @@ resubmitted sweep finds its finished tasks by key). Every task names its inputs:
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from babelsum.config import validate_config
@@ -161,3 +163,34 @@ def test_without_a_teacher_or_judge_those_stages_are_absent():
     assert [s.name for s in plan.stages] == ["prepare", "split", "train", "evaluate", "gather"]
     assert plan.by_key()["split"].inputs == {"prepare": "prepare"}
     assert {t.params["test_set"] for t in plan.stage("evaluate").tasks} == {"novel"}
+
+
+def _hashes(data: dict) -> dict[str, tuple[str, str]]:
+    return {t.key: (t.params_hash, t.identity) for t in make_plan(validate_config(data)).tasks()}
+
+
+def test_an_edited_setting_changes_the_hash_of_the_tasks_it_concerns_and_what_they_feed():
+    before = _hashes(CONFIG)
+    edited = copy.deepcopy(CONFIG)
+    edited["train"]["methods"][1]["learning_rate"] = 1e-4
+    after = _hashes(edited)
+    changed = {k for k in before if before[k][0] != after[k][0]}
+    assert changed == {"train/qwen/qlora-r8/en", "train/qwen/qlora-r8/fr"}
+    # identities also change downstream: the evaluation and judging of those models, gather
+    moved = {k for k in before if before[k][1] != after[k][1]}
+    assert moved == changed | {k for k in before if "qlora-r8" in k} | {"gather"}
+
+
+def test_resources_and_tracking_change_no_hash():
+    edited = copy.deepcopy(CONFIG)
+    edited["resources"] = {"train": {"mem": "64G", "time": "08:00:00"}}
+    edited["train"]["methods"][0]["resources"] = {"gpus_per_node": 8}
+    edited["tracking"] = {"enabled": False}
+    assert _hashes(edited) == _hashes(CONFIG)
+
+
+def test_a_data_change_reaches_every_identity_but_only_the_prepare_hash():
+    edited = copy.deepcopy(CONFIG) | {"data": {"synthetic": {"topics": 99}}}
+    before, after = _hashes(CONFIG), _hashes(edited)
+    assert {k for k in before if before[k][0] != after[k][0]} == {"prepare"}
+    assert all(before[k][1] != after[k][1] for k in before)
