@@ -48,6 +48,21 @@ class HubItem:
     def ignore_patterns(self) -> list[str] | None:
         return MODEL_IGNORE if self.repo_type == "model" else None
 
+    def download(self, cache_dir: Path, local_files_only: bool = False) -> Path:
+        """The item's snapshot folder in `cache_dir`, downloaded unless `local_files_only`."""
+        import huggingface_hub
+
+        return Path(
+            huggingface_hub.snapshot_download(
+                self.repo_id,
+                repo_type=self.repo_type,
+                revision=self.revision,
+                cache_dir=str(cache_dir),
+                ignore_patterns=self.ignore_patterns,
+                local_files_only=local_files_only,
+            )
+        )
+
     def shown(self) -> str:
         return f"{self.name} ({self.repo_id}{'@' + self.revision if self.revision else ''})"
 
@@ -84,7 +99,6 @@ def prefetch(config: SweepConfig, cache_dir: str | None = None) -> Path:
     The manifest lists what was downloaded even when some items failed; then PrefetchError
     names each failure and what to do about it.
     """
-    import huggingface_hub
 
     cache = hub_cache(config, cache_dir)
     manifest: dict = {
@@ -98,13 +112,7 @@ def prefetch(config: SweepConfig, cache_dir: str | None = None) -> Path:
     problems = []
     for item in hub_items(config):
         try:
-            folder = huggingface_hub.snapshot_download(
-                item.repo_id,
-                repo_type=item.repo_type,
-                revision=item.revision,
-                cache_dir=str(cache),
-                ignore_patterns=item.ignore_patterns,
-            )
+            folder = item.download(cache)
         except Exception as exc:  # each failure is reported below, by name
             problems.append(f"{item.shown()}: {download_problem(exc)}")
             continue
@@ -153,21 +161,12 @@ def download_problem(exc: Exception) -> str:
 
 def cached_snapshot(item: HubItem, cache_dir: Path) -> Path | None:
     """The complete cached snapshot of `item`, or None; never touches the network."""
-    import huggingface_hub
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        folder = huggingface_hub.snapshot_download(
-            item.repo_id,
-            repo_type=item.repo_type,
-            revision=item.revision,
-            cache_dir=str(cache_dir),
-            ignore_patterns=item.ignore_patterns,
-            local_files_only=True,
-        )
+        return item.download(cache_dir, local_files_only=True)
     except LocalEntryNotFoundError:  # also raised for an interrupted (incomplete) download
         return None
-    return Path(folder)
 
 
 def dataset_source(name: str, revision: str | None = None, cache_dir: str | None = None) -> str:

@@ -102,7 +102,11 @@ def open_judge(spec: ModelSpec, settings: JudgeConfig):
     """`ask` (conversations -> answers) over the judge model, and the article cutter."""
     from babelsum.models.generate import generate
     from babelsum.models.loading import is_seq2seq, load_model, load_tokenizer
-    from babelsum.models.prompts import truncate_to_tokens, uses_chat_template
+    from babelsum.models.prompts import (
+        apply_chat_template,
+        truncate_to_tokens,
+        uses_chat_template,
+    )
 
     if is_seq2seq(spec):
         raise StageError(f"judge model {spec.path} is seq2seq; the judge must be a causal LM")
@@ -113,7 +117,10 @@ def open_judge(spec: ModelSpec, settings: JudgeConfig):
         raise StageError(f"judge model {spec.path} has no chat template; set `chat: false`")
 
     def ask(conversations: Sequence[Messages]) -> list[str | None]:
-        prompts = [render(tokenizer, c) if chat else render_plain(c) for c in conversations]
+        prompts = [
+            apply_chat_template(tokenizer, c, spec.path) if chat else render_plain(c)
+            for c in conversations
+        ]
         generations = generate(
             model,
             tokenizer,
@@ -129,26 +136,6 @@ def open_judge(spec: ModelSpec, settings: JudgeConfig):
         return kept + (" [...]" if cut else "")
 
     return ask, cut_article
-
-
-def render(tokenizer, conversation: Messages) -> str:
-    """The chat template's prompt; templates that refuse a system turn get it in the user turn."""
-    import jinja2
-
-    try:
-        return tokenizer.apply_chat_template(
-            conversation, tokenize=False, add_generation_prompt=True
-        )
-    except jinja2.TemplateError as err:
-        if "system" not in str(err).lower() or conversation[0]["role"] != "system":
-            raise StageError(f"the judge's chat template failed: {err}") from None
-        first = {
-            "role": "user",
-            "content": conversation[0]["content"] + "\n\n" + conversation[1]["content"],
-        }
-        return tokenizer.apply_chat_template(
-            [first, *conversation[2:]], tokenize=False, add_generation_prompt=True
-        )
 
 
 def render_plain(conversation: Messages) -> str:

@@ -2,6 +2,7 @@
 
 from babelsum.models.prompts.render import (
     PromptError,
+    apply_chat_template,
     fit_generation_prompt,
     render_generation_prompt,
     summarize_messages,
@@ -13,6 +14,7 @@ from babelsum.models.prompts.render import (
 
 __all__ = [
     "PromptError",
+    "apply_chat_template",
     "fit_generation_prompt",
     "render_generation_prompt",
     "summarize_messages",

@@ -186,16 +186,29 @@ def render_generation_prompt(
     messages = summarize_messages(
         article, title, source_lang, target_lang, variant, template_dir=template_dir
     )
+    return apply_chat_template(tokenizer, messages, spec.path)
+
+
+def apply_chat_template(
+    tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]], model: str
+) -> str:
+    """The model's chat template over `messages`, ending where the model answers.
+
+    Some chat templates (Gemma's, Mistral's older ones) refuse a system turn: it is then
+    folded into the first user turn.
+    """
     try:
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     except jinja2.TemplateError as err:
-        if "system" not in str(err).lower():
-            raise PromptError(f"chat template of {spec.path}: {err}") from None
-        # Some chat templates refuse a system turn: fold it into the user turn.
-        merged = [
-            {"role": "user", "content": messages[0]["content"] + "\n\n" + messages[1]["content"]}
-        ]
-        return tokenizer.apply_chat_template(merged, tokenize=False, add_generation_prompt=True)
+        if "system" not in str(err).lower() or messages[0]["role"] != "system":
+            raise PromptError(f"chat template of {model}: {err}") from None
+        first = {
+            "role": "user",
+            "content": messages[0]["content"] + "\n\n" + messages[1]["content"],
+        }
+        return tokenizer.apply_chat_template(
+            [first, *messages[2:]], tokenize=False, add_generation_prompt=True
+        )
 
 
 def truncate_to_tokens(
