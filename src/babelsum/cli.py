@@ -86,8 +86,9 @@ def print_dry_run(plan: Plan, config, sweep_dir: Path, backend: backends.Backend
                 print(f"  {task.key}")
             if len(tasks) > 3:
                 print(f"  ... ({len(tasks) - 3} more)")
-            for line in backend.describe(stage.name, tasks, config, res, sweep_dir):
-                print(f"  {line}")
+    print()
+    for line in backend.describe(plan, config, sweep_dir):
+        print(line)
 
 
 # ------------------------------------------------------------------ status
@@ -105,10 +106,14 @@ def status_table(views: list[TaskView], plan: Plan) -> str:
     if failed:
         lines.append("\nfailed or lost:")
         for v in failed[:50]:
-            reason = v.status.reason or (
-                "its job or process disappeared (killed?)" if v.state == State.LOST else ""
-            )
-            lines.append(f"  {v.task.key}: {reason}")
+            lines.append(f"  {v.task.key}: [{v.cause or 'unknown'}] {v.reason or ''}".rstrip())
+            last = last_error_line(v)
+            if last and last not in (v.reason or ""):
+                lines.append(f"      last error line: {last}")
+            if v.status.log:
+                lines.append(f"      log: {v.status.log}  (`launch logs SWEEP {v.task.key}`)")
+        if len(failed) > 50:
+            lines.append(f"  ... and {len(failed) - 50} more (`launch status --json`)")
     blocked = [v for v in views if v.state == State.BLOCKED]
     if blocked:
         lines.append(
@@ -118,13 +123,23 @@ def status_table(views: list[TaskView], plan: Plan) -> str:
     return "\n".join(lines)
 
 
+def last_error_line(view: TaskView) -> str | None:
+    """The last line of the recorded traceback, if the task recorded one."""
+    lines = (view.status.error or "").strip().splitlines()
+    return lines[-1].strip() if lines else None
+
+
 def status_json(folder: SweepFolder, views: list[TaskView]) -> str:
     tasks = [
         {
             "key": v.task.key,
             "stage": v.task.stage,
             "state": v.state,
-            "reason": v.status.reason,
+            "cause": v.cause,
+            "reason": v.reason,
+            "last_error_line": last_error_line(v),
+            "log": v.status.log,
+            "timing": v.status.timing,
             "attempts": v.status.attempts,
             "job_id": v.status.job_id,
             "array_job_id": v.status.array_job_id,
@@ -155,9 +170,40 @@ def print_status(
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """Exit code 1 when a task failed or was lost (scripts can act on it), else 0."""
     folder, plan = open_sweep(args.sweep_dir)
-    print_status(folder, plan, as_json=args.json)
-    return 0
+    views = api.views(folder, plan)
+    if args.timing:
+        print(timing_table(views, plan))
+        return 0
+    print(status_json(folder, views) if args.json else status_table(views, plan))
+    return 1 if any(v.state in (State.FAILED, State.LOST) for v in views) else 0
+
+
+def timing_table(views: list[TaskView], plan: Plan) -> str:
+    """Where the done tasks' time went, summed per stage: startup (process start and imports,
+    or the gap after the previous task of a job), the stage's own sections, and the rest."""
+    sections = ["startup", "model_load", "generation", "scoring", "train", "stage"]
+    lines = [
+        f"{'stage':<10}{'done':>6}" + "".join(f"{s:>12}" for s in sections) + f"{'model share':>13}"
+    ]
+    for stage in plan.stages:
+        timings = [v.status.timing for v in views if v.task.stage == stage.name and v.status.timing]
+        if not timings:
+            continue
+        total = {s: sum(t.get(s, 0.0) for t in timings) for s in sections}
+        spent = total["startup"] + total["stage"]
+        model = total["generation"] + total["train"]
+        share = f"{model / spent:.0%}" if spent and model else "-"
+        lines.append(
+            f"{stage.name:<10}{len(timings):>6}"
+            + "".join(f"{total[s]:>11.1f}s" for s in sections)
+            + f"{share:>13}"
+        )
+    lines.append(
+        "\nseconds summed over done tasks; model share = (generation + train) / (startup + stage)"
+    )
+    return "\n".join(lines)
 
 
 def wait_for(folder: SweepFolder, plan: Plan, poll_s: float = 10.0) -> int:
@@ -315,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("status", help="per-stage counts and failure reasons of a sweep")
     s.add_argument("sweep_dir")
     s.add_argument("--json", action="store_true")
+    s.add_argument(
+        "--timing", action="store_true", help="where the time went, per stage (done tasks)"
+    )
     s.set_defaults(func=cmd_status)
 
     s = sub.add_parser(

@@ -43,6 +43,9 @@ class Task:
     # params_hash, the stage's code version and the identities of all upstream tasks: two
     # tasks with one identity produce the same output (a done one can be reused)
     identity: str = ""
+    # tasks of one pack run one after the other in one job, sharing what they load (the
+    # evaluation cells of one model load it once); "" runs the task in a job of its own
+    pack: str = ""
 
     @property
     def needs(self) -> tuple[str, ...]:
@@ -65,6 +68,8 @@ class Task:
             "params_hash": self.params_hash,
             "identity": self.identity,
         }
+        if self.pack:
+            data["pack"] = self.pack
         if self.resources is not None:
             data["resources"] = self.resources.model_dump()
         return data
@@ -82,6 +87,7 @@ class Task:
             Resources.model_validate(resources) if resources is not None else None,
             d.get("params_hash", ""),
             d.get("identity", ""),
+            d.get("pack", ""),
         )
 
 
@@ -108,6 +114,14 @@ class StagePlan:
             key = resources.model_dump_json()
             groups.setdefault(key, (resources, []))[1].append(task)
         return list(groups.values())
+
+    def jobs(self, tasks: list[Task]) -> list[list[Task]]:
+        """`tasks` as they run: the tasks of one pack together in one job, in plan order,
+        every other task in a job of its own."""
+        jobs: dict[str, list[Task]] = {}
+        for task in tasks:
+            jobs.setdefault(task.pack or task.key, []).append(task)
+        return list(jobs.values())
 
 
 @dataclass(frozen=True)
@@ -262,15 +276,24 @@ def make_plan(config: SweepConfig) -> Plan:
     stages: list[StagePlan] = []
     identities: dict[str, str] = {}
 
-    def add(name: str, specs: list[tuple], own: dict[str, Resources] | None = None):
-        """specs: (key, params, inputs, optional_inputs); own: resources unlike the stage's."""
+    def add(
+        name: str,
+        specs: list[tuple],
+        own: dict[str, Resources] | None = None,
+        packs: dict[str, str] | None = None,
+    ):
+        """specs: (key, params, inputs, optional_inputs); own: resources unlike the stage's;
+        packs: key -> the pack the task runs in."""
         tasks = []
         for i, (key, params, inputs, optional) in enumerate(specs):
             params_hash = _hash([key, params, stage_settings(config, name, params)])
             upstream = [identities[k] for k in (*_keys(inputs), *_keys(optional))]
             identities[key] = _hash([params_hash, STAGE_VERSIONS[name], upstream])
             task = Task(name, i, key, params, inputs, optional, (own or {}).get(key))
-            tasks.append(replace(task, params_hash=params_hash, identity=identities[key]))
+            pack = (packs or {}).get(key, "")
+            tasks.append(
+                replace(task, params_hash=params_hash, identity=identities[key], pack=pack)
+            )
         stages.append(StagePlan(name, tasks, config.resources.for_stage(name)))
         return tasks
 
@@ -319,7 +342,8 @@ def make_plan(config: SweepConfig) -> Plan:
                 params = {**p, "eval_lang": eval_lang, "test_set": test_set}
                 key = evaluate_key(p["model"], p["method"], p["train_lang"], eval_lang, test_set)
                 eval_specs.append((key, params, {"split": split.key, "model": t.key}, {}))
-    evaluated = add("evaluate", eval_specs)
+    per_task = config.evaluate.cells_per_task
+    evaluated = add("evaluate", eval_specs, packs=by_model(eval_specs, "evaluate", per_task))
 
     gathered: Inputs = {"cells": tuple(t.key for t in evaluated)}
     if config.evaluate.judge is not None and config.evaluate.base_models:
@@ -332,7 +356,21 @@ def make_plan(config: SweepConfig) -> Plan:
             key = judge_key(p["model"], p["method"], p["train_lang"], p["eval_lang"], p["test_set"])
             inputs = {"split": split.key, "predictions": t.key, "base_predictions": base}
             judge_specs.append((key, dict(p), inputs, {}))
-        gathered["judgments"] = tuple(t.key for t in add("judge", judge_specs))
+        judged = add("judge", judge_specs, packs=by_model(judge_specs, "judge", per_task))
+        gathered["judgments"] = tuple(t.key for t in judged)
 
     add("gather", [("gather", {}, {}, gathered)])
     return Plan([s for s in stages if s.tasks])
+
+
+def by_model(specs: list[tuple], stage: str, cells_per_task: int | None = None) -> dict[str, str]:
+    """key -> pack for cell tasks: one pack per evaluated model (a trained model, or a base
+    model), split into parts of `cells_per_task` cells when that is set."""
+    counts: dict[str, int] = {}
+    packs = {}
+    for key, params, _, _ in specs:
+        trained = BASE if params["method"] == BASE else f"{params['method']}-{params['train_lang']}"
+        model = f"{stage}/{params['model']}/{trained}"
+        position = counts[model] = counts.get(model, -1) + 1
+        packs[key] = model if cells_per_task is None else f"{model}#{position // cells_per_task}"
+    return packs

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from babelsum.config import SweepConfig
 from babelsum.errors import StageError, UserError
-from babelsum.plan import Task
+from babelsum.plan import Plan, Task
 from babelsum.stages import StageContext
-from babelsum.state import State, SweepFolder, TaskStatus
+from babelsum.state import Cause, State, SweepFolder, TaskStatus
 from babelsum.sweep import load_sweep
 
 ERROR_LINES = 15
@@ -66,14 +66,63 @@ def missing_upstream(folder: SweepFolder, task: Task) -> list[str]:
 def run_task(
     sweep_dir: str | Path, stage: str, index: int, placement: Placement | None = None
 ) -> dict | None:
-    """Run one task of a sweep and record its outcome in its status file.
+    """Run one task of a sweep and record its outcome in its status file."""
+    return run_tasks(sweep_dir, stage, [index], placement)[0]
 
-    `placement` comes from the backend; called directly (a test, a notebook), the task runs
-    as an attempt of its own in this process.
+
+def run_tasks(
+    sweep_dir: str | Path, stage: str, indices: list[int], placement: Placement | None = None
+) -> list[dict | None]:
+    """Run one job: the tasks `indices` of `stage`, one after the other in this process.
+
+    The tasks of a pack (the evaluation cells of one model) share what they load through
+    `ctx.shared`, so the model is loaded once. Each task records its own outcome; a failed
+    task does not stop the others. Afterwards the first failure is raised, so that the
+    scheduler sees the job failed. `placement` comes from the backend; called directly (a
+    test, a notebook), the job runs as an attempt of its own in this process.
     """
     placement = placement or Placement(attempt_id=f"direct-{uuid.uuid4().hex[:8]}")
     folder, config, plan = load_sweep(sweep_dir)
-    task = plan.stage(stage).tasks[index]
+    shared: dict = {}
+    summaries: list[dict | None] = []
+    errors: list[Exception] = []
+    ready = _process_started()
+    for index in indices:
+        task = plan.stage(stage).tasks[index]
+        try:
+            summaries.append(_run(folder, config, plan, task, placement, shared, ready))
+        except Exception as exc:  # recorded by _run; the other tasks still run
+            errors.append(exc)
+            summaries.append(None)
+        ready = time.time()
+    if errors:
+        failed = [e for e in errors if isinstance(e, TaskFailed)]
+        if len(failed) < len(errors):  # a bug: its own type and traceback
+            raise next(e for e in errors if not isinstance(e, TaskFailed))
+        raise TaskFailed("; ".join(str(e) for e in failed)) from None
+    return summaries
+
+
+def _process_started() -> float:
+    """When this process started (the imports before the first task count as its overhead)."""
+    try:
+        import psutil
+
+        return psutil.Process().create_time()
+    except (ImportError, OSError):
+        return time.time()
+
+
+def _run(
+    folder: SweepFolder,
+    config: SweepConfig,
+    plan: Plan,
+    task: Task,
+    placement: Placement,
+    shared: dict,
+    ready: float,
+) -> dict | None:
+    """One task: check its inputs, record the attempt, run the stage, publish, record."""
     rank, world_size = _rank()
     main = rank == 0
 
@@ -88,6 +137,7 @@ def run_task(
                 folder,
                 task,
                 state=State.BLOCKED,
+                cause=Cause.BLOCKED,
                 reason=f"upstream not done: {shown}",
                 ended=time.time(),
             )
@@ -104,14 +154,20 @@ def run_task(
     work_dir = folder.work_dir(task.key)
     work_dir.mkdir(parents=True, exist_ok=True)
     tracker = _open_tracker(folder, config, task, attempt, rank, placement)
-    ctx = StageContext(folder, plan, config, task, tmp_output, work_dir, tracker, rank, world_size)
+    ctx = StageContext(
+        folder, plan, config, task, tmp_output, work_dir, tracker, rank, world_size, shared
+    )
 
     # ---- 3. the stage; a user's error is its reason, anything else keeps its traceback
     try:
-        summary = stage_function(config, stage)(ctx)
+        run = stage_function(config, task.stage)
+        started = time.time()
+        ctx.timing["startup"] = started - ready  # process start (or the previous task) to here
+        summary = run(ctx)
+        ctx.timing["stage"] = time.time() - started
     except UserError as exc:
         reason = " ".join(exc.lines())
-        _fail(folder, task, main, tracker, reason=reason, error=None)
+        _fail(folder, task, main, tracker, Cause.ERROR, reason=reason, error=None)
         raise TaskFailed(reason) from None
     except BaseException as exc:  # recorded, then re-raised: the scheduler must see it too
         if isinstance(exc, KeyboardInterrupt | SystemExit) and not main:
@@ -120,13 +176,17 @@ def run_task(
             raise  # submitit's checkpoint() marked it pending and requeued it: not a failure
         lines = traceback.format_exc().strip().splitlines()[-ERROR_LINES:]
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-        _fail(folder, task, main, tracker, reason=reason, error="\n".join(lines))
+        _fail(folder, task, main, tracker, cause_of(exc), reason=reason, error="\n".join(lines))
         raise
 
     # ---- 4. outputs in place, then `done`
     if main:
         folder.publish_output(task.key, tmp_output)
-        _record(folder, task, state=State.DONE, ended=time.time(), summary=summary or {})
+        timing = {k: round(v, 3) for k, v in ctx.timing.items()}
+        tracker.log_metrics({f"time/{k}": v for k, v in timing.items()})
+        _record(
+            folder, task, state=State.DONE, ended=time.time(), summary=summary or {}, timing=timing
+        )
         tracker.close("FINISHED")
     return summary
 
@@ -140,6 +200,7 @@ def _start_attempt(folder: SweepFolder, task: Task, placement: Placement) -> int
         os.getpid(),
     )
     status.started, status.ended, status.reason, status.error = time.time(), None, None, None
+    status.cause = None
     for name in ("job_id", "array_job_id", "array_task_id"):
         if getattr(placement, name) is not None:
             setattr(status, name, getattr(placement, name))
@@ -175,10 +236,28 @@ def _open_tracker(
     )
 
 
-def _fail(folder, task, main, tracker, *, reason: str, error: str | None) -> None:
+def cause_of(exc: BaseException) -> Cause:
+    """Out of memory (CUDA's OutOfMemoryError, MemoryError, "out of memory" in the message:
+    a resubmission can ask for more), an interrupt, or another exception."""
+    if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+        return Cause.OUT_OF_MEMORY
+    if isinstance(exc, KeyboardInterrupt | SystemExit):
+        return Cause.KILLED
+    return Cause.EXCEPTION
+
+
+def _fail(folder, task, main, tracker, cause: Cause, *, reason: str, error: str | None) -> None:
     if not main:
         return
-    _record(folder, task, state=State.FAILED, reason=reason, error=error, ended=time.time())
+    _record(
+        folder,
+        task,
+        state=State.FAILED,
+        cause=cause,
+        reason=reason,
+        error=error,
+        ended=time.time(),
+    )
     try:
         tracker.set_tags({"failure_reason": reason})
         tracker.close("FAILED")
@@ -195,14 +274,18 @@ def _record(folder: SweepFolder, task: Task, **fields) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m babelsum.runner SWEEP_DIR STAGE INDEX ATTEMPT_ID` (what the local backend
-    runs, in each process of a task)."""
+    """`python -m babelsum.runner SWEEP_DIR STAGE INDEX[,INDEX...] ATTEMPT_ID` (what the local
+    backend runs, in each process of a job)."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 4:
-        print("usage: python -m babelsum.runner SWEEP_DIR STAGE INDEX ATTEMPT_ID", file=sys.stderr)
+        print(
+            "usage: python -m babelsum.runner SWEEP_DIR STAGE INDEX[,INDEX...] ATTEMPT_ID",
+            file=sys.stderr,
+        )
         return 2
     try:
-        run_task(args[0], args[1], int(args[2]), Placement(attempt_id=args[3]))
+        indices = [int(i) for i in args[2].split(",")]
+        run_tasks(args[0], args[1], indices, Placement(attempt_id=args[3]))
     except TaskFailed as exc:
         print(f"babelsum: task failed: {exc}", file=sys.stderr)
         return 1

@@ -46,6 +46,32 @@ class State(str, Enum):
         return self.value
 
 
+class Cause(str, Enum):
+    """Why a task did not finish: what `launch resubmit` acts on (more memory, more time)."""
+
+    ERROR = "error"  # a problem the researcher can fix (data, config, model name): see reason
+    EXCEPTION = "exception"  # an unexpected error (a bug?): see the traceback's last lines
+    OUT_OF_MEMORY = "out_of_memory"
+    TIME_LIMIT = "time_limit"
+    PREEMPTED = "preempted"
+    NODE_FAILURE = "node_failure"
+    CANCELLED = "cancelled"
+    KILLED = "killed"  # a signal: SIGKILL is often the kernel's out-of-memory killer
+    BLOCKED = "blocked"  # an input task did not finish
+    UNKNOWN = "unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a task was lost, as its backend can tell: the cause and one line."""
+
+    cause: Cause
+    reason: str
+
+
 ENDED = (State.DONE, State.FAILED, State.BLOCKED, State.LOST)  # nothing more will happen
 ACTIVE = (State.PENDING, State.RUNNING)  # queued or running: may still change
 
@@ -79,17 +105,25 @@ class TaskStatus:
     started: float | None = None
     ended: float | None = None
     reason: str | None = None  # one line: why it failed or is blocked
+    cause: Cause | None = None  # the kind of failure (Cause), for recovery
     error: str | None = None  # the last lines of the traceback or log
+    log: str | None = None  # where the output of the task's latest attempt goes
     summary: dict[str, Any] = field(default_factory=dict)  # numbers returned by the stage
+    # seconds: startup (process start, or the previous task of the job, to the stage), stage,
+    # and the stage's own sections (model_load, generation, scoring, train, ...)
+    timing: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> TaskStatus:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         known["state"] = State(known.get("state", State.PENDING))
+        if known.get("cause") is not None:
+            known["cause"] = Cause(known["cause"])
         return cls(**known)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"state": State(self.state).value}
+        cause = None if self.cause is None else Cause(self.cause).value
+        return asdict(self) | {"state": State(self.state).value, "cause": cause}
 
 
 class SweepFolder:

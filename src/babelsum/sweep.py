@@ -15,7 +15,7 @@ from pathlib import Path
 from babelsum.config import SweepConfig, dump_config, validate_config
 from babelsum.errors import SweepError
 from babelsum.plan import Plan, Task, make_plan
-from babelsum.state import State, SweepFolder, TaskStatus
+from babelsum.state import Cause, Explanation, State, SweepFolder, TaskStatus
 
 
 def config_hash(config: SweepConfig) -> str:
@@ -100,6 +100,8 @@ class TaskView:
     task: Task
     status: TaskStatus
     state: State  # the status file's state, or LOST when its process or job is gone
+    cause: Cause | None = None  # why it failed, or was lost
+    reason: str | None = None  # one line
 
 
 def read_statuses(folder: SweepFolder, plan: Plan) -> list[TaskStatus]:
@@ -107,10 +109,17 @@ def read_statuses(folder: SweepFolder, plan: Plan) -> list[TaskStatus]:
     return [folder.read_status(t.key) or TaskStatus(t.key, t.stage, t.index) for t in plan.tasks()]
 
 
-def task_views(plan: Plan, statuses: list[TaskStatus], lost: set[str]) -> list[TaskView]:
-    """Every task with its effective state; `lost` holds the keys whose process or job the
-    backend found gone (killed for memory or time, scancel, SIGKILL) before they recorded it."""
-    return [
-        TaskView(task, status, State.LOST if task.key in lost else status.state)
-        for task, status in zip(plan.tasks(), statuses, strict=True)
-    ]
+def task_views(
+    plan: Plan, statuses: list[TaskStatus], lost: dict[str, Explanation]
+) -> list[TaskView]:
+    """Every task with its effective state; `lost` explains the tasks whose process or job
+    the backend found gone (killed for memory or time, scancel, SIGKILL) before they could
+    record it."""
+    views = []
+    for task, status in zip(plan.tasks(), statuses, strict=True):
+        gone = lost.get(task.key)
+        if gone is not None:
+            views.append(TaskView(task, status, State.LOST, gone.cause, gone.reason))
+        else:
+            views.append(TaskView(task, status, status.state, status.cause, status.reason))
+    return views

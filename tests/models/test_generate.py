@@ -120,3 +120,36 @@ def test_generation_from_a_4bit_model(tiny_models):
         model, tokenizer, spec, _prompts(tokenizer, spec), batch_size=5, max_new_tokens=4
     )
     assert all(isinstance(r, Generation) and r.status in ("ok", "empty") for r in results)
+
+
+def test_token_budget_batches_hold_many_short_prompts_and_few_long_ones():
+    from babelsum.models.generate import batches
+
+    lengths = [100, 10, 10, 10, 60, 10, 10, 10]
+    # fixed size: 3 rows each, longest first
+    assert batches(lengths, 3, 20) == [[0, 4, 1], [2, 3, 5], [6, 7]]
+    # budget 200 tokens: (100+20) alone, (60+20) x 2 rows, then (10+20) x 6 rows
+    assert batches(lengths, 3, 20, max_batch_tokens=200) == [[0], [4, 1], [2, 3, 5, 6, 7]]
+    # a prompt longer than the budget still runs, alone
+    assert batches([500, 5], 8, 10, max_batch_tokens=100) == [[0], [1]]
+    assert sorted(i for b in batches(lengths, 3, 20, 200) for i in b) == list(range(8))
+
+
+@pytest.mark.parametrize("family", ["qwen2", "mbart"])
+def test_token_budget_batching_gives_the_same_greedy_answers(tiny_models, family):
+    spec, tokenizer, model = _load(tiny_models, family)
+    prompts = _prompts(tokenizer, spec)
+    fixed = generate(
+        model, tokenizer, spec, prompts, batch_size=2, max_new_tokens=12, target_lang="fr"
+    )
+    budget = generate(
+        model,
+        tokenizer,
+        spec,
+        prompts,
+        batch_size=2,
+        max_new_tokens=12,
+        target_lang="fr",
+        max_batch_tokens=400,
+    )
+    assert budget == fixed

@@ -194,3 +194,31 @@ def test_a_data_change_reaches_every_identity_but_only_the_prepare_hash():
     before, after = _hashes(CONFIG), _hashes(edited)
     assert {k for k in before if before[k][0] != after[k][0]} == {"prepare"}
     assert all(before[k][1] != after[k][1] for k in before)
+
+
+def test_the_cells_of_one_model_run_as_one_job_unless_split_by_cells_per_task(plan):
+    evaluate = plan.stage("evaluate")
+    jobs = evaluate.jobs(evaluate.tasks)
+    # one job per evaluated model: 6 trained models and 2 base models, 4 cells each
+    assert len(jobs) == 8 and {len(job) for job in jobs} == {4}
+    assert all(
+        len({(t.params["model"], t.params["method"], t.params["train_lang"]) for t in job}) == 1
+        for job in jobs
+    )
+    assert [job[0].pack for job in jobs[:3]] == [
+        "evaluate/mbart/base",
+        "evaluate/qwen/base",
+        "evaluate/qwen/full-en",
+    ]
+    judge = plan.stage("judge")
+    assert len(judge.jobs(judge.tasks)) == 6  # the judge model loaded once per trained model
+    assert [len(j) for j in plan.stage("train").jobs(plan.stage("train").tasks)] == [1] * 6
+
+    split = make_plan(
+        validate_config({**CONFIG, "evaluate": {**CONFIG["evaluate"], "cells_per_task": 3}})
+    )
+    sizes = sorted(len(job) for job in split.stage("evaluate").jobs(split.stage("evaluate").tasks))
+    assert sizes == [1] * 8 + [3] * 8
+    # a subset (a resubmission) keeps the packs of the tasks it holds
+    some = [t for t in evaluate.tasks if t.params["eval_lang"] == "de"]
+    assert sorted(len(job) for job in evaluate.jobs(some)) == [2] * 8

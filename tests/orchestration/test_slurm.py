@@ -16,7 +16,8 @@ pytestmark = pytest.mark.usefixtures("slurm_cluster")
 
 def statuses(sweep: Path, capsys) -> dict:
     capsys.readouterr()
-    assert main(["status", str(sweep), "--json"]) == 0
+    # exit code 1 when something failed: the tests look at the states themselves
+    assert main(["status", str(sweep), "--json"]) in (0, 1)
     return {t["key"]: t for t in json.loads(capsys.readouterr().out)["tasks"]}
 
 

@@ -10,7 +10,7 @@ import pytest
 from babelsum.config import validate_config
 from babelsum.state import SweepFolder, TaskStatus
 from babelsum.sweep import create_sweep
-from tests.stages.planted import mark, write_split
+from tests.stages.planted import EVALUATE, mark, write_split
 from tests.stages.train_sweeps import train_config
 
 
@@ -35,7 +35,7 @@ def train_sweep(tmp_path, tiny_models, split_output):
 def eval_sweep(tmp_path, tiny_models):
     """make(config_overrides) -> SweepFolder whose split task is done, on the tiny models."""
 
-    def make(**overrides) -> SweepFolder:
+    def make(sweep: str = "sweep", **overrides) -> SweepFolder:
         data = {
             "study": "evaluate-test",
             "languages": ["en", "fr"],
@@ -44,17 +44,11 @@ def eval_sweep(tmp_path, tiny_models):
                 for family in ("qwen2", "mbart")
             },
             "train": {"languages": ["en"], "methods": [{"model": "qwen2", "method": "full"}]},
-            "evaluate": {
-                "test_sets": ["novel"],
-                "max_new_tokens": 12,
-                "max_input_tokens": 256,
-                "batch_size": 4,
-                "bootstrap_samples": 100,
-            },
+            "evaluate": EVALUATE,
             "tracking": {"enabled": False},
         } | overrides
         config = validate_config(data)
-        folder, _ = create_sweep(config, tmp_path / "sweep", "local", str(tmp_path / "c.yaml"))
+        folder, _ = create_sweep(config, tmp_path / sweep, "local", str(tmp_path / "c.yaml"))
         staged = folder.task_dir("split") / "output.tmp-test"
         write_split(staged, ["en", "fr"])
         folder.publish_output("split", staged)

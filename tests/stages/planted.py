@@ -34,6 +34,16 @@ SUMMARIES = {
 TOPICS = ["Lyon", "Graz", "Porto", "Turku", "Brno", "Gent"]
 
 
+# quick evaluation settings for the tiny models
+EVALUATE = {
+    "test_sets": ["novel"],
+    "max_new_tokens": 12,
+    "max_input_tokens": 256,
+    "batch_size": 4,
+    "bootstrap_samples": 100,
+}
+
+
 def test_rows(langs: list[str], topics: list[str] = TOPICS) -> list[dict]:
     return [
         {

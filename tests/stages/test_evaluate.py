@@ -11,7 +11,7 @@ import pytest
 
 from babelsum.runner import run_task
 from babelsum.state import SweepFolder
-from tests.stages.planted import TOPICS, mark
+from tests.stages.planted import EVALUATE, TOPICS, mark
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -179,3 +179,28 @@ def test_no_test_article_in_the_language_is_a_clear_failure(eval_sweep):
         run_task(folder.root, "evaluate", index_of(folder, key))
     reason = folder.read_status(key).reason
     assert reason.startswith("the test_novel split has no article in 'de'")
+
+
+def test_a_packed_job_loads_the_model_once_and_scores_as_the_cells_one_by_one(eval_sweep):
+    """The base model's cells run as one job (its pack); the same cells run one job each in
+    another sweep (`evaluate.cells_per_task: 1`, today's shape before packing) give the same
+    scores, and only the first cell of the pack pays for loading the model."""
+    from babelsum.runner import run_tasks
+
+    packed = eval_sweep()
+    plan = packed.read_plan()
+    cells = [t for t in plan.stage("evaluate").tasks if t.pack == "evaluate/qwen2/base"]
+    assert [t.params["eval_lang"] for t in cells] == ["en", "fr"]
+    run_tasks(packed.root, "evaluate", [t.index for t in cells])
+
+    unpacked = eval_sweep(evaluate={**EVALUATE, "cells_per_task": 1}, sweep="one-by-one")
+    singles = unpacked.read_plan().stage("evaluate").tasks
+    assert len({t.pack for t in singles}) == len(singles)  # a pack of one cell each
+    for cell in cells:
+        run_task(unpacked.root, "evaluate", cell.index)
+        mine = json.loads((packed.output_dir(cell.key) / "scores.json").read_text())
+        theirs = json.loads((unpacked.output_dir(cell.key) / "scores.json").read_text())
+        assert mine["rouge"] == theirs["rouge"] and mine["n"] == theirs["n"]
+    first, second = (packed.read_status(t.key).timing for t in cells)
+    assert first["model_load"] > 0 and "model_load" not in second
+    assert second["startup"] < first["startup"]  # no process start, no imports the second time

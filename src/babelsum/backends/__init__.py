@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from babelsum.config import Resources, SweepConfig
+    from babelsum.config import SweepConfig
     from babelsum.plan import Plan, Task
-    from babelsum.state import SweepFolder, TaskStatus
+    from babelsum.state import Explanation, SweepFolder, TaskStatus
 
 NAMES = ("local", "slurm")
 
@@ -46,8 +46,9 @@ class Backend(Protocol):
         """Run or queue `tasks`; lines saying what was submitted."""
         ...
 
-    def lost(self, statuses: list[TaskStatus]) -> set[str]:
-        """Keys of the tasks (among this backend's active ones) whose process or job is gone."""
+    def lost(self, statuses: list[TaskStatus]) -> dict[str, Explanation]:
+        """The tasks (among this backend's active ones) whose process or job is gone, by key,
+        with what the backend can tell of why."""
         ...
 
     def cancel(self, statuses: list[TaskStatus]) -> None:
@@ -58,10 +59,9 @@ class Backend(Protocol):
         """How many tasks may run at once (tracking warns about SQLite under many writers)."""
         ...
 
-    def describe(
-        self, stage: str, tasks: list[Task], config: SweepConfig, resources: Resources, sweep: Path
-    ) -> list[str]:
-        """Dry run: what one array of `tasks` would be submitted as (sbatch options)."""
+    def describe(self, plan: Plan, config: SweepConfig, sweep: Path) -> list[str]:
+        """Dry run: how the plan's tasks would be submitted (SLURM: each array, its sbatch
+        options and what it waits for)."""
         ...
 
 
@@ -72,15 +72,15 @@ def get(name: str) -> Backend:
     return importlib.import_module(f"babelsum.backends.{name}").BACKEND
 
 
-def lost_tasks(statuses: list[TaskStatus]) -> set[str]:
-    """Keys of active tasks whose process or job is gone, asking each backend about its own."""
+def lost_tasks(statuses: list[TaskStatus]) -> dict[str, Explanation]:
+    """Active tasks whose process or job is gone, asking each backend about its own."""
     from babelsum.state import ACTIVE
 
     by_backend: dict[str, list[TaskStatus]] = {}
     for status in statuses:
         if status.state in ACTIVE and status.executor in NAMES:
             by_backend.setdefault(status.executor, []).append(status)
-    lost: set[str] = set()
+    lost: dict[str, Explanation] = {}
     for name, group in by_backend.items():
         lost |= get(name).lost(group)
     return lost

@@ -12,14 +12,15 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from babelsum.backends import RunOptions, task_env
-from babelsum.config import Resources, SweepConfig
+from babelsum.config import SweepConfig
 from babelsum.plan import Plan, Task
-from babelsum.state import State, SweepFolder, TaskStatus
+from babelsum.state import Cause, Explanation, State, SweepFolder, TaskStatus
 
 NAME = "local"
 
@@ -41,12 +42,13 @@ class LocalBackend:
         run_local(folder, config, plan, tasks, options.parallel, options.show_progress)
         return []
 
-    def lost(self, statuses: list[TaskStatus]) -> set[str]:
-        """Running tasks of this host whose process is gone (a task of another host cannot be
-        checked from here, so it is not called lost)."""
+    def lost(self, statuses: list[TaskStatus]) -> dict[str, Explanation]:
+        """Running tasks of this host whose process is gone, though no `launch` saw it end
+        (a task of another host cannot be checked from here, so it is not called lost)."""
         host = socket.gethostname()
+        gone = Explanation(Cause.UNKNOWN, "its process disappeared, and with it its `launch`")
         return {
-            s.key
+            s.key: gone
             for s in statuses
             if s.state == State.RUNNING and s.host == host and s.pid and not _pid_alive(s.pid)
         }
@@ -64,10 +66,9 @@ class LocalBackend:
     def parallel_tasks(self, config: SweepConfig) -> int:
         return config.engine.local_parallel_tasks
 
-    def describe(
-        self, stage: str, tasks: list[Task], config: SweepConfig, resources: Resources, sweep: Path
-    ) -> list[str]:
-        return []
+    def describe(self, plan: Plan, config: SweepConfig, sweep: Path) -> list[str]:
+        jobs = sum(len(stage.jobs(stage.tasks)) for stage in plan.stages)
+        return [f"local: {jobs} job(s) (the tasks of a pack share one process)"]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -77,7 +78,10 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a zombie (dead, not yet reaped: its parent died too) answers signal 0
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _free_port() -> int:
@@ -86,17 +90,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_one(folder: SweepFolder, task: Task, processes: int, env: dict[str, str]) -> int:
-    """Run a task in `processes` local processes; return the exit code of rank 0."""
-    folder.update_status(task, executor="local", job_id=None, array_job_id=None, array_task_id=None)
-    log = open(folder.log_path(task.key), "a", encoding="utf-8")
+def run_job(folder: SweepFolder, job: list[Task], processes: int, env: dict[str, str]) -> int:
+    """Run a job (one task, or the tasks of a pack one after the other) in `processes` local
+    processes; return the exit code of rank 0. Its output goes to the first task's log."""
+    log_path = folder.log_path(job[0].key)
+    for task in job:
+        folder.update_status(
+            task,
+            executor=NAME,
+            job_id=None,
+            array_job_id=None,
+            array_task_id=None,
+            log=str(log_path),
+        )
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "a", encoding="utf-8")
     command = [
         sys.executable,
         "-m",
         "babelsum.runner",
         str(folder.root),
-        task.stage,
-        str(task.index),
+        job[0].stage,
+        ",".join(str(t.index) for t in job),
         f"local-{uuid.uuid4().hex[:8]}",  # the attempt: one for all its processes
     ]
     attempt_env = dict(env)
@@ -119,7 +134,23 @@ def run_one(folder: SweepFolder, task: Task, processes: int, env: dict[str, str]
                 subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=rank_env)
             )
         codes = [p.wait() for p in procs]
+    if codes[0] < 0:
+        record_killed(folder, job, -codes[0])
     return codes[0]
+
+
+def record_killed(folder: SweepFolder, job: list[Task], signum: int) -> None:
+    """A job killed by a signal could not say so itself: mark its unfinished tasks."""
+    name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else signum
+    reason = f"killed by {name}" + (
+        " (often the kernel's out-of-memory killer, or kill -9)" if signum == signal.SIGKILL else ""
+    )
+    for task in job:
+        status = folder.read_status(task.key)
+        if status is not None and status.state == State.RUNNING:
+            folder.update_status(
+                task, state=State.FAILED, cause=Cause.KILLED, reason=reason, ended=time.time()
+            )
 
 
 def run_local(
@@ -153,15 +184,18 @@ def run_local(
             failed = 0
             for resources, group in stage.groups(todo):
                 processes = resources.processes
+                jobs = stage.jobs(group)
                 # a multi-process task already uses several cores: run those one at a time
-                workers = 1 if processes > 1 else min(parallel, len(group))
+                workers = 1 if processes > 1 else min(parallel, len(jobs))
                 with ThreadPoolExecutor(max_workers=workers) as pool:
-                    runs = {pool.submit(run_one, folder, t, processes, env): t for t in group}
+                    runs = {pool.submit(run_job, folder, job, processes, env): job for job in jobs}
                     for future in as_completed(runs):
-                        codes[runs[future].key] = code = future.result()
-                        failed += code != 0
+                        code = future.result()
+                        for task in runs[future]:
+                            codes[task.key] = code
+                        failed += sum(not folder.is_done(t.key) for t in runs[future])
                         note = f"[red]{failed} failed" if failed else ""
-                        progress.update(bar, advance=1, note=note)
+                        progress.update(bar, advance=len(runs[future]), note=note)
     return codes
 
 

@@ -24,7 +24,7 @@ from babelsum.backends import RunOptions, task_env
 from babelsum.config import STAGES, Resources, SweepConfig
 from babelsum.errors import SubmitError
 from babelsum.plan import Plan, Task
-from babelsum.state import State, SweepFolder, TaskStatus
+from babelsum.state import Cause, Explanation, State, SweepFolder, TaskStatus
 
 NAME = "slurm"
 
@@ -48,14 +48,14 @@ class SlurmBackend:
             for sub in submit(folder, config, plan, tasks)
         ]
 
-    def lost(self, statuses: list[TaskStatus]) -> set[str]:
-        """Queued or running tasks whose job is no longer in the queue (none when squeue
-        cannot be asked: then nothing can be said)."""
+    def lost(self, statuses: list[TaskStatus]) -> dict[str, Explanation]:
+        """Queued or running tasks whose job is no longer in the queue, with why (none when
+        squeue cannot be asked: then nothing can be said)."""
         queued = queued_jobs()
         if queued is None:
-            return set()
+            return {}
         return {
-            s.key
+            s.key: explain(s)
             for s in statuses
             if s.job_id and s.job_id not in queued and (s.array_job_id or "") not in queued
         }
@@ -68,10 +68,23 @@ class SlurmBackend:
     def parallel_tasks(self, config: SweepConfig) -> int:
         return max(config.resources.for_stage(stage).array_parallelism for stage in STAGES)
 
-    def describe(
-        self, stage: str, tasks: list[Task], config: SweepConfig, resources: Resources, sweep: Path
-    ) -> list[str]:
-        return ["sbatch " + " ".join(sbatch_preview(stage, len(tasks), config, resources, sweep))]
+    def describe(self, plan: Plan, config: SweepConfig, sweep: Path) -> list[str]:
+        """Each array job the sweep would be submitted as: what it waits for, its sbatch line."""
+        lines = []
+        for array in arrays(plan, plan.tasks()):
+            tasks = sum(len(job) for job in array.jobs)
+            shown = ", ".join(array.upstream[:3]) + (" ..." if len(array.upstream) > 3 else "")
+            waits = f"waits for {len(array.upstream)} task(s): {shown}" if array.upstream else ""
+            after = "afterany:<those tasks' array elements>" if array.upstream else None
+            options = sbatch_preview(
+                array.stage, len(array.jobs), config, array.resources, sweep, after
+            )
+            lines += [
+                f"{array.stage}: {len(array.jobs)} job(s), {tasks} task(s); "
+                + (waits or "waits for nothing"),
+                "  sbatch " + " ".join(options),
+            ]
+        return lines
 
 
 class TaskCall(Checkpointable):
@@ -81,7 +94,7 @@ class TaskCall(Checkpointable):
     requeues the same call; the stage resumes from its own checkpoints in its work folder.
     """
 
-    def __call__(self, sweep_dir: str, stage: str, index: int) -> dict | None:
+    def __call__(self, sweep_dir: str, stage: str, indices: list[int]) -> list[dict | None]:
         from babelsum import runner
 
         job = submitit.JobEnvironment()
@@ -95,16 +108,18 @@ class TaskCall(Checkpointable):
             array_job_id=job.array_job_id,
             array_task_id=None if job.array_task_id is None else int(job.array_task_id),
         )
-        return runner.run_task(sweep_dir, stage, index, placement)
+        return runner.run_tasks(sweep_dir, stage, indices, placement)
 
-    def checkpoint(self, sweep_dir: str, stage: str, index: int) -> DelayedSubmission:
+    def checkpoint(self, sweep_dir: str, stage: str, indices: list[int]) -> DelayedSubmission:
         if submitit.JobEnvironment().global_rank == 0:
             folder = SweepFolder(sweep_dir)
-            task = folder.read_plan().stage(stage).tasks[index]
-            folder.update_status(
-                task, state=State.PENDING, reason="requeued after timeout or preemption"
-            )
-        return super().checkpoint(sweep_dir, stage, index)
+            tasks = folder.read_plan().stage(stage).tasks
+            for task in (tasks[i] for i in indices):
+                if not folder.is_done(task.key):
+                    folder.update_status(
+                        task, state=State.PENDING, reason="requeued after timeout or preemption"
+                    )
+        return super().checkpoint(sweep_dir, stage, indices)
 
 
 def time_minutes(text: str | None) -> int | None:
@@ -189,10 +204,56 @@ def python_command(config: SweepConfig, folder: SweepFolder) -> str | None:
     )
 
 
+@dataclass
+class Array:
+    """One array job: jobs of one stage that share resources and upstream tasks."""
+
+    stage: str
+    resources: Resources
+    jobs: list[list[Task]]  # each element runs one job: a task, or the tasks of a pack
+    upstream: tuple[str, ...]  # keys of the tasks it waits for (those submitted with it)
+
+
+def arrays(plan: Plan, tasks: list[Task]) -> list[Array]:
+    """`tasks` as array jobs, in submission order.
+
+    Each job waits only for the tasks it reads (`afterany` on those array elements), so a
+    base model is evaluated right after the split and each trained model as soon as it is
+    trained. Jobs that wait for the same tasks and need the same resources share an array.
+    """
+    wanted = {t.key for t in tasks}
+    found = []
+    for stage in plan.stages:
+        todo = [t for t in stage.tasks if t.key in wanted]
+        for resources, group in stage.groups(todo):
+            by_upstream: dict[tuple[str, ...], list[list[Task]]] = {}
+            for job in stage.jobs(group):
+                keys = {k for t in job for k in (*t.needs, *t.uses) if k in wanted}
+                by_upstream.setdefault(tuple(sorted(keys)), []).append(job)
+            found += [Array(stage.name, resources, jobs, up) for up, jobs in by_upstream.items()]
+    return found
+
+
+def dependency(upstream: tuple[str, ...], element_of: dict[str, str], sizes: dict[str, int]):
+    """`afterany:` on the array elements running `upstream`; a whole array by its id when
+    every element of it is waited for (so the line stays short)."""
+    elements: dict[str, set[str]] = {}
+    for key in upstream:
+        array, _, index = element_of[key].partition("_")
+        elements.setdefault(array, set()).add(index)
+    parts = []
+    for array, indices in sorted(elements.items()):
+        if len(indices) == sizes[array]:
+            parts.append(array)
+        else:
+            parts += [f"{array}_{i}" for i in sorted(indices, key=int)]
+    return "afterany:" + ":".join(parts) if parts else None
+
+
 def submit(
     folder: SweepFolder, config: SweepConfig, plan: Plan, tasks: list[Task]
 ) -> list[StageSubmission]:
-    """Submit `tasks` (grouped by stage, one array per stage) and record their job ids."""
+    """Submit `tasks` as array jobs (`arrays`) and record each task's job ids."""
     if shutil.which("srun") is None or shutil.which("sbatch") is None:
         raise SubmitError(
             "no `sbatch`/`srun` on PATH: run `launch` on a SLURM login node (outside a container)"
@@ -202,60 +263,131 @@ def submit(
 
         containers.check_container(config.container)
     python = python_command(config, folder)
-    wanted = {t.key for t in tasks}
     limit = max_array_size(config)
-    submitted: list[StageSubmission] = []
-    upstream_ids: list[str] = []
-    for stage in plan.stages:
-        todo = [t for t in stage.tasks if t.key in wanted]
-        if not todo:
-            continue
-        dependency = "afterany:" + ":".join(upstream_ids) if upstream_ids else None
-        array_ids = []
-        # one array per resource group: train methods may ask for other resources than the stage
-        for resources, group in stage.groups(todo):
-            executor = submitit.SlurmExecutor(
-                folder=folder.jobs_dir / stage.name / "%j",
-                python=python,
-                max_num_timeout=config.engine.max_timeouts,
-            )
-            executor.update_parameters(
-                setup=task_setup_lines(config),
-                **sbatch_parameters(stage.name, config, resources, dependency),
-            )
-            for chunk in chunks(group, limit):
-                array_ids.append(submit_array(folder, executor, stage.name, chunk))
-        submitted.append(StageSubmission(stage.name, array_ids, len(todo)))
-        upstream_ids = array_ids
+    element_of: dict[str, str] = {}  # task key -> the array element running it (JOB_INDEX)
+    sizes: dict[str, int] = {}  # array job id -> its number of elements
+    submitted: dict[str, StageSubmission] = {}
+    for array in arrays(plan, tasks):
+        executor = submitit.SlurmExecutor(
+            folder=folder.jobs_dir / array.stage / "%j",
+            python=python,
+            max_num_timeout=config.engine.max_timeouts,
+        )
+        after = dependency(array.upstream, element_of, sizes)
+        executor.update_parameters(
+            setup=task_setup_lines(config),
+            **sbatch_parameters(array.stage, config, array.resources, after),
+        )
+        for chunk in chunks(array.jobs, limit):
+            array_id = submit_array(folder, executor, array.stage, chunk)
+            sizes[array_id] = len(chunk)
+            for position, job in enumerate(chunk):
+                element_of |= {t.key: f"{array_id}_{position}" for t in job}
+            stage = submitted.setdefault(array.stage, StageSubmission(array.stage, [], 0))
+            stage.array_job_ids.append(array_id)
+            stage.tasks += sum(len(job) for job in chunk)
     folder.update_meta(executor=NAME)
-    return submitted
+    return list(submitted.values())
 
 
 def submit_array(
-    folder: SweepFolder, executor: submitit.SlurmExecutor, stage: str, tasks: list[Task]
+    folder: SweepFolder, executor: submitit.SlurmExecutor, stage: str, jobs: list[list[Task]]
 ) -> str:
-    """Submit `tasks` as one array job; record each task's job ids; the array's job id."""
-    n = len(tasks)
+    """Submit `jobs` as one array job; record each task's job ids; the array's job id."""
+    n = len(jobs)
     try:
-        jobs = executor.map_array(
-            TaskCall(), [str(folder.root)] * n, [stage] * n, [t.index for t in tasks]
+        submitted = executor.map_array(
+            TaskCall(), [str(folder.root)] * n, [stage] * n, [[t.index for t in j] for j in jobs]
         )
     except (submitit.core.utils.FailedJobError, subprocess.CalledProcessError, OSError) as exc:
         raise SubmitError(f"sbatch refused the {stage} array: {str(exc).strip()[:500]}") from None
-    array_id = jobs[0].job_id.split("_")[0]
-    for position, (task, job) in enumerate(zip(tasks, jobs, strict=True)):
-        folder.update_status(
-            task,
-            durable=False,
-            state=State.PENDING,
-            executor=NAME,
-            job_id=job.job_id,
-            array_job_id=array_id,
-            array_task_id=position,
-            reason=None,
-            error=None,
-        )
+    array_id = submitted[0].job_id.split("_")[0]
+    for position, (job, element) in enumerate(zip(jobs, submitted, strict=True)):
+        for task in job:
+            folder.update_status(
+                task,
+                durable=False,
+                state=State.PENDING,
+                executor=NAME,
+                job_id=element.job_id,
+                array_job_id=array_id,
+                array_task_id=position,
+                reason=None,
+                error=None,
+                log=str(element.paths.stdout),
+            )
     return array_id
+
+
+# sacct's job states, and what slurmstepd writes to a job's stderr, for each cause
+SACCT_STATES = {
+    "OUT_OF_MEMORY": Cause.OUT_OF_MEMORY,
+    "TIMEOUT": Cause.TIME_LIMIT,
+    "PREEMPTED": Cause.PREEMPTED,
+    "NODE_FAIL": Cause.NODE_FAILURE,
+    "CANCELLED": Cause.CANCELLED,
+    "FAILED": Cause.EXCEPTION,
+}
+STDERR_SIGNS = [
+    (
+        re.compile(r"oom[-_ ]kill|out of memory|exceeded (job )?memory limit", re.I),
+        Cause.OUT_OF_MEMORY,
+    ),
+    (re.compile(r"DUE TO TIME LIMIT"), Cause.TIME_LIMIT),
+    (re.compile(r"DUE TO PREEMPTION"), Cause.PREEMPTED),
+    (re.compile(r"DUE TO NODE FAIL"), Cause.NODE_FAILURE),
+    (re.compile(r"CANCELLED AT"), Cause.CANCELLED),
+]
+
+
+def explain(status: TaskStatus) -> Explanation:
+    """Why a task's job left the queue without the task recording it: from sacct where
+    accounting works, otherwise from what SLURM wrote to the job's stderr."""
+    return (
+        _from_sacct(status.job_id)
+        or _from_stderr(status.log)
+        or Explanation(
+            Cause.UNKNOWN,
+            "its job left the queue without a word (no accounting here to ask; see its log)",
+        )
+    )
+
+
+def _from_sacct(job_id: str | None) -> Explanation | None:
+    if not job_id or shutil.which("sacct") is None:
+        return None
+    try:
+        out = subprocess.run(
+            ["sacct", "-j", job_id, "-n", "-P", "-X", "-o", "State,ExitCode"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    line = out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else ""
+    state, _, exit_code = line.partition("|")
+    cause = next((c for name, c in SACCT_STATES.items() if state.startswith(name)), None)
+    if cause is None:
+        return None
+    return Explanation(cause, f"SLURM says {state.lower()} (exit code {exit_code})")
+
+
+def _from_stderr(log: str | None) -> Explanation | None:
+    if not log:
+        return None
+    stderr = Path(log).with_suffix(".err")
+    try:
+        text = stderr.read_text(errors="replace")[-20000:]
+    except OSError:
+        return None
+    for line in reversed(text.splitlines()):
+        if "DUE TO JOB REQUEUE" in line:  # an earlier run that submitit requeued: not the end
+            continue
+        for pattern, cause in STDERR_SIGNS:
+            if pattern.search(line):
+                return Explanation(cause, line.strip()[:300])
+    return None
 
 
 def queued_jobs() -> set[str] | None:
@@ -275,17 +407,21 @@ def queued_jobs() -> set[str] | None:
 
 
 def sbatch_preview(
-    stage: str, n_tasks: int, config: SweepConfig, res: Resources, folder: Path
+    stage: str,
+    n_jobs: int,
+    config: SweepConfig,
+    res: Resources,
+    folder: Path,
+    dependency: str | None = None,
 ) -> list[str]:
-    """The `#SBATCH` lines the stage's array would get (for --dry-run); nothing is submitted."""
+    """The `#SBATCH` lines an array of `n_jobs` would get (for --dry-run); nothing is submitted."""
     from submitit.slurm.slurm import _make_sbatch_string
 
-    dependency = "afterany:<upstream arrays>" if stage != "prepare" else None
     params = sbatch_parameters(stage, config, res, dependency)
     text = _make_sbatch_string(
         command="<task>",
         folder=folder / "jobs" / stage / "%j",
-        map_count=n_tasks if n_tasks > 1 else None,
+        map_count=n_jobs if n_jobs > 1 else None,
         **params,
     )
     return [

@@ -322,6 +322,7 @@ class TeacherConfig(Strict):
     model: str | None = Field(None, description="a name under `models` (hf, vllm)")
     shards: PositiveInt = 1
     batch_size: PositiveInt = 8
+    max_batch_tokens: PositiveInt | None = None  # as evaluate.max_batch_tokens (hf backend)
     max_input_tokens: PositiveInt = 4096
     max_new_tokens: PositiveInt = 256
     rotate_every: PositiveInt = 1000  # switch prompt variant every N articles
@@ -360,6 +361,12 @@ class EvaluateConfig(Strict):
     bootstrap_samples: PositiveInt = 1000
     rouge_stemming: bool = True  # Porter for English, Snowball for other languages that have one
     relative_floor: Annotated[float, Field(ge=0)] = 0.01  # relative gain undefined below this base
+    # cells (evaluation language x test set) one task runs after loading its model once;
+    # None: all of the model's cells. Fewer suit a cluster with short time limits.
+    cells_per_task: PositiveInt | None = None
+    # fill generation batches up to this many tokens (rows x (longest prompt + max_new_tokens))
+    # instead of `batch_size` rows; batch_size then only caps the rows
+    max_batch_tokens: PositiveInt | None = None
     judge: JudgeConfig | None = None
 
     _lang = field_validator("languages")(

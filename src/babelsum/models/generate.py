@@ -86,8 +86,13 @@ def generate(
     max_new_tokens: int,
     target_lang: str | None = None,
     source_lang: str | None = None,
+    max_batch_tokens: int | None = None,
 ) -> list[Generation]:
     """Generate one answer per prompt, in the order of `prompts`.
+
+    Batches hold `batch_size` prompts, or, with `max_batch_tokens`, as many as fit that many
+    tokens (rows x (longest prompt + max_new_tokens)): short prompts then go many at a time,
+    long ones few, instead of a fixed count padded to the longest.
 
     `prompts` come from `babelsum.models.prompts.render_generation_prompt`. For seq2seq models
     (mBART) `target_lang` is required: its language code is forced as the first generated
@@ -108,10 +113,9 @@ def generate(
         tokenizer(p, add_special_tokens=special, verbose=False)["input_ids"] for p in prompts
     ]
 
-    order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
+    lengths = [len(ids) for ids in encoded]
     results: list[Generation | None] = [None] * len(prompts)
-    for start in range(0, len(order), batch_size):
-        batch = order[start : start + batch_size]
+    for batch in batches(lengths, batch_size, max_new_tokens, max_batch_tokens):
         try:
             outputs = _generate_batch(
                 model, tokenizer, config, [encoded[i] for i in batch], seq2seq
@@ -130,6 +134,26 @@ def generate(
         for i, generation in zip(batch, outputs, strict=True):
             results[i] = generation
     return results  # type: ignore[return-value]
+
+
+def batches(
+    lengths: list[int], batch_size: int, max_new_tokens: int, max_batch_tokens: int | None = None
+) -> list[list[int]]:
+    """Prompt positions in batches, longest first (an out-of-memory error shows at once, and a
+    batch pads little). With `max_batch_tokens`, a batch grows while rows x (its longest
+    prompt + max_new_tokens) fits; a prompt longer than the budget goes alone."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    if max_batch_tokens is None:
+        return [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+    found: list[list[int]] = []
+    for i in order:
+        if found and (len(found[-1]) + 1) * (lengths[found[-1][0]] + max_new_tokens) <= (
+            max_batch_tokens
+        ):
+            found[-1].append(i)
+        else:
+            found.append([i])
+    return found
 
 
 def _generate_one(model, tokenizer, config, ids: list[int], seq2seq: bool) -> Generation:

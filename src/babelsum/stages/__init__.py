@@ -9,9 +9,12 @@ Stages know nothing of SLURM, of the sweep folder's layout or of each other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from babelsum.config import SweepConfig
@@ -31,6 +34,10 @@ class StageContext:
     tracker: Tracker
     rank: int = 0  # distributed rank of this process (0 when not distributed)
     world_size: int = 1
+    # what the tasks of one job share (the evaluation cells of a model: the loaded model)
+    shared: dict[str, Any] = field(default_factory=dict)
+    # seconds per section of the task, recorded in its status file and as time/* metrics
+    timing: dict[str, float] = field(default_factory=dict)
 
     @property
     def params(self) -> dict:
@@ -39,6 +46,15 @@ class StageContext:
     @property
     def is_main_process(self) -> bool:
         return self.rank == 0
+
+    @contextlib.contextmanager
+    def timed(self, section: str) -> Iterator[None]:
+        """Add the time spent in the block to `timing[section]`."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timing[section] = self.timing.get(section, 0.0) + time.perf_counter() - started
 
     def input(self, name: str) -> Path:
         """The finished output folder of the upstream task the plan calls `name`."""

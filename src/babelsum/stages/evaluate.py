@@ -1,7 +1,9 @@
 """The evaluate stage: one model (trained, or the base model) on one test set in one language.
 
 Task params: model, method ('base' or a train method's label), train_lang (None for base),
-eval_lang, test_set ('novel' or 'same_topic'). The recipe:
+eval_lang, test_set ('novel' or 'same_topic'). The cells of one model run as one job (a pack):
+the model is loaded once, by the first cell that needs it, and shared through `ctx.shared`.
+The recipe:
 
 1. the model: the train task's output (full weights or a PEFT adapter over the base model),
    or the base model itself
@@ -20,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 
 from babelsum.config import ModelSpec
 from babelsum.data.splits import test_articles
@@ -74,27 +75,27 @@ def run(ctx: StageContext) -> dict | None:
     )
     done = journal.read()
     todo = [i for i in range(len(records)) if i not in done]
-    started = time.perf_counter()
     if todo:
-        from babelsum.models.loading import load_model, load_tokenizer
-
-        tokenizer = load_tokenizer(spec)
-        model = load_model(spec)
+        model, tokenizer = loaded_model(ctx, spec, model_source)
         chunk = evaluate.batch_size * CHUNK_BATCHES
-        for start in range(0, len(todo), chunk):
-            rows = todo[start : start + chunk]
-            journal.append(predict(model, tokenizer, spec, records, rows, ctx))
-            log.info(
-                "%s: %d/%d examples", ctx.task.key, len(done) + start + len(rows), len(records)
-            )
-    seconds = time.perf_counter() - started
+        with ctx.timed("generation"):
+            for start in range(0, len(todo), chunk):
+                rows = todo[start : start + chunk]
+                journal.append(predict(model, tokenizer, spec, records, rows, ctx))
+                log.info(
+                    "%s: %d/%d examples", ctx.task.key, len(done) + start + len(rows), len(records)
+                )
+    seconds = ctx.timing.get("generation", 0.0)
 
     # ---- 5-6. checks, scores, outputs
     finished = journal.read()
     stem = evaluate.rouge_stemming
-    predictions = [check_and_score(finished[i], stem) for i in range(len(records))]
-    write_jsonl(ctx.output_dir / PREDICTIONS, predictions)
-    scores = cell_scores(predictions, eval_lang, evaluate.bootstrap_samples, ctx.config.seed, stem)
+    with ctx.timed("scoring"):
+        predictions = [check_and_score(finished[i], stem) for i in range(len(records))]
+        write_jsonl(ctx.output_dir / PREDICTIONS, predictions)
+        scores = cell_scores(
+            predictions, eval_lang, evaluate.bootstrap_samples, ctx.config.seed, stem
+        )
     scores |= {
         "task": ctx.task.key,
         **{k: p[k] for k in ("model", "method", "train_lang", "eval_lang", "test_set")},
@@ -125,6 +126,17 @@ def model_to_evaluate(ctx: StageContext) -> tuple[ModelSpec, str]:
         raise StageError(f"the train task wrote no model folder at {model_dir}")
     # An adapter folder names its base model; loading attaches the adapter to it.
     return base.model_copy(update={"path": str(model_dir), "revision": None}), str(model_dir)
+
+
+def loaded_model(ctx: StageContext, spec: ModelSpec, model_source: str):
+    """The model and tokenizer, loaded once per job: the cells of a pack share them."""
+    if model_source not in ctx.shared:
+        from babelsum.models.loading import load_model, load_tokenizer
+
+        with ctx.timed("model_load"):
+            ctx.shared.clear()  # one model in memory at a time
+            ctx.shared[model_source] = load_model(spec), load_tokenizer(spec)
+    return ctx.shared[model_source]
 
 
 def fingerprint(ctx: StageContext, model_source: str, records: list[dict]) -> str:
@@ -188,6 +200,7 @@ def predict(model, tokenizer, spec: ModelSpec, records: list[dict], rows: list[i
             prompts,
             batch_size=evaluate.batch_size,
             max_new_tokens=evaluate.max_new_tokens,
+            max_batch_tokens=evaluate.max_batch_tokens,
             target_lang=target,
             source_lang=ctx.params["eval_lang"],
         )

@@ -57,7 +57,10 @@ def run(ctx: StageContext) -> dict | None:
     judgeable = [i for i, (t, b) in enumerate(pairs) if _unjudgeable(t, b) is None]
     judgments: dict[int, Judgment] = {}
     if judgeable:
-        ask, cut_article = open_judge(spec, settings)
+        if "judge" not in ctx.shared:  # the judge model is loaded once per job (pack)
+            with ctx.timed("model_load"):
+                ctx.shared["judge"] = open_judge(spec, settings)
+        ask, cut_article = ctx.shared["judge"]
         items = [
             (
                 cut_article(articles.get(_article(pairs[i][0]), "")),
@@ -67,7 +70,8 @@ def run(ctx: StageContext) -> dict | None:
             )
             for i in judgeable
         ]
-        judged = judge_articles(ask, items, retries=settings.retries)
+        with ctx.timed("generation"):
+            judged = judge_articles(ask, items, retries=settings.retries)
         judgments = dict(zip(judgeable, judged, strict=True))
 
     # ---- 4. outputs

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 
 import torch
@@ -94,7 +93,8 @@ def run(ctx: StageContext) -> dict:
     )
 
     # ---- 4. model
-    model = load_for_method(spec, method, precision, where)
+    with ctx.timed("model_load"):
+        model = load_for_method(spec, method, precision, where)
 
     # ---- 5. train
     stats = BatchStats()
@@ -119,9 +119,9 @@ def run(ctx: StageContext) -> dict:
         resume, note = resumable_checkpoint(checkpoint_dir, checkpoint_settings(ctx, method, spec))
     if note and ctx.is_main_process:
         ctx.tracker.set_tags({"resume_note": note})
-    started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    seconds = time.perf_counter() - started
+    with ctx.timed("train"):
+        result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    seconds = ctx.timing["train"]
 
     # ---- 6. save
     model_dir = ctx.output_dir / "model"

@@ -129,6 +129,7 @@ class HFBackend:
                 prompts,
                 batch_size=self.teacher.batch_size,
                 max_new_tokens=self.teacher.max_new_tokens,
+                max_batch_tokens=self.teacher.max_batch_tokens,
                 target_lang=lang,
             )
             for i, output in zip(picked, outputs, strict=True):
