@@ -60,6 +60,7 @@ class Created:
     config: SweepConfig
     plan: Plan
     backend: backends.Backend
+    notices: list[str]  # preflight checks that could not run here
 
 
 def create(
@@ -73,11 +74,12 @@ def create(
     """Check the config (unless `preflight` is False: the checks of preflight.py, every
     problem at once, nothing written), then write the sweep folder and its MLflow run."""
     config = load_config(config_file, overrides)
+    backend = backends.get(executor)
+    notices = []
     if preflight:
         from babelsum import preflight as checks
 
-        checks.check(config)
-    backend = backends.get(executor)
+        notices = checks.check(config, Path(config_file).resolve().parent, backend.name).notices
     folder, plan = create_sweep(
         config,
         Path(sweep_dir) if sweep_dir else default_sweep_dir(config),
@@ -88,7 +90,7 @@ def create(
         from babelsum.tracking import start_sweep_run
 
         start_sweep_run(folder.root, config, backend.parallel_tasks(config))
-    return Created(folder, config, plan, backend)
+    return Created(folder, config, plan, backend, notices)
 
 
 def sweep(
@@ -197,3 +199,19 @@ def cancel(sweep_dir: str | Path) -> int:
             tasks[s.key], state=State.FAILED, reason="cancelled by `launch cancel`"
         )
     return len(active)
+
+
+def log_files(sweep_dir: str | Path, key: str) -> list[Path]:
+    """The log files of a task's latest attempt: its output (and, on SLURM, its stderr).
+
+    A task of a pack shares its job's log with the other tasks of the pack."""
+    folder, plan = open_sweep(sweep_dir)
+    if key not in plan.by_key():
+        close = [k for k in plan.by_key() if key in k][:5]
+        hint = f"; did you mean: {', '.join(close)}" if close else "; `launch status` lists them"
+        raise SweepError(f"no task {key!r} in {folder.root}{hint}")
+    status = folder.read_status(key)
+    if status is None or not status.log:
+        raise SweepError(f"{key} has not started yet: it has no log")
+    out = Path(status.log)
+    return [out, out.with_suffix(".err")] if out.suffix == ".out" else [out]

@@ -36,13 +36,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if args.no_preflight:
             print("\npreflight: skipped (--no-preflight)")
             return 0
-        from babelsum.preflight import problems
+        from babelsum.preflight import findings
 
-        found = problems(config)
-        print("\npreflight: " + ("no problem found" if not found else f"{len(found)} problem(s)"))
-        for line in found:
+        found = findings(config, Path(args.config).resolve().parent, args.executor)
+        problems = found.problems
+        print("\npreflight: " + (f"{len(problems)} problem(s)" if problems else "no problem"))
+        for line in [*problems, *(f"(notice) {n}" for n in found.notices)]:
             print(f"  {line}")
-        return 1 if found else 0
+        return 1 if problems else 0
     if args.no_preflight:
         print("preflight: skipped (--no-preflight)")
     new = api.create(
@@ -52,6 +53,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         sweep_dir=args.sweep_dir,
         preflight=not args.no_preflight,
     )
+    for notice in new.notices:
+        print(f"preflight notice: {notice}")
     print(f"sweep folder: {new.folder.root}  ({len(new.plan.tasks())} tasks)")
     tasks = new.plan.tasks()
     launched = api.launch(new.folder, new.config, new.plan, tasks, new.backend, _options(args))
@@ -255,6 +258,35 @@ def print_rerun(stages: list[str]) -> None:
     )
 
 
+def cmd_logs(args: argparse.Namespace) -> int:
+    """The task's log(s); --follow keeps printing until the task has ended."""
+    files = api.log_files(args.sweep_dir, args.key)
+    for path in files:
+        if len(files) > 1:
+            print(f"==> {path} <==")
+        if not path.exists():
+            print(f"(no {path.name} yet)")
+            continue
+        lines = path.read_text(errors="replace").splitlines()
+        print("\n".join(lines[-args.tail :] if args.tail else lines))
+    if not args.follow:
+        return 0
+    folder, _ = open_sweep(args.sweep_dir)
+    offsets = {p: p.stat().st_size if p.exists() else 0 for p in files}
+    while True:
+        for path in files:
+            if path.exists() and path.stat().st_size > offsets[path]:
+                with open(path, errors="replace") as f:
+                    f.seek(offsets[path])
+                    sys.stdout.write(f.read())
+                    offsets[path] = f.tell()
+                sys.stdout.flush()
+        status = folder.read_status(args.key)
+        if status is not None and status.state in ENDED:
+            return 0
+        time.sleep(1.0)
+
+
 def cmd_cancel(args: argparse.Namespace) -> int:
     print(f"cancelled {api.cancel(args.sweep_dir)} task(s)")
     return 0
@@ -379,6 +411,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", type=int)
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_resubmit)
+
+    s = sub.add_parser("logs", help="print a task's log (either backend)")
+    s.add_argument("sweep_dir")
+    s.add_argument("key", help="a task key, e.g. train/qwen2.5-0.5b/full/fr")
+    s.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
+    s.add_argument("--follow", action="store_true", help="keep printing until the task ends")
+    s.set_defaults(func=cmd_logs)
 
     s = sub.add_parser("cancel", help="cancel a sweep's queued and running tasks")
     s.add_argument("sweep_dir")

@@ -68,9 +68,12 @@ class HubItem:
 
 
 def looks_local(name: str) -> bool:
-    """A folder rather than a Hub id (same rule as models/loading.py)."""
+    """A folder (or a `tiny:FAMILY` model built locally) rather than a Hub id (same rule as
+    models/loading.py)."""
     return (
-        name.startswith(("/", ".", "~")) or name.count("/") > 1 or Path(name).expanduser().exists()
+        name.startswith(("/", ".", "~", "tiny:"))
+        or name.count("/") > 1
+        or Path(name).expanduser().exists()
     )
 
 
@@ -197,7 +200,11 @@ def check_offline(config: SweepConfig, cache_dir: str | None = None) -> list[str
         if cached_snapshot(item, cache) is None
     ]
     for name, spec in config.models.items():
-        if looks_local(spec.path) and not Path(spec.path).expanduser().is_dir():
+        if (
+            looks_local(spec.path)
+            and not spec.path.startswith("tiny:")
+            and not Path(spec.path).expanduser().is_dir()
+        ):
             missing.append(f"models.{name}: no model folder at {spec.path}")
     if config.data.source == "wikipedia" and not config.data.wikipedia.recording:
         missing.append(

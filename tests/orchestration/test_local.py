@@ -187,3 +187,16 @@ def test_a_killed_pack_resumes_without_redoing_its_finished_cells(
     tasks = status_json(sweep, capsys)
     assert {t["state"] for t in tasks.values()} == {"done"}
     assert (tasks[first]["attempts"], tasks[second]["attempts"]) == (1, 2)
+
+
+def test_launch_logs_prints_a_tasks_log(fake_config_file, tmp_path, capsys, monkeypatch):
+    sweep = tmp_path / "sweep"
+    config = fake_config_file()
+    monkeypatch.setenv("TEST_FAIL_KEYS", "train/tiny/full/fr")
+    assert main(["sweep", str(config), "--sweep-dir", str(sweep), "--quiet"]) == 1
+    capsys.readouterr()
+    assert main(["logs", str(sweep), "train/tiny/full/fr", "--tail", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "planted failure in train/tiny/full/fr" in out and len(out.splitlines()) <= 3
+    assert main(["logs", str(sweep), "train/tiny/full/xx"]) == 2
+    assert "no task 'train/tiny/full/xx'" in capsys.readouterr().err

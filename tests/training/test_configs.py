@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from babelsum.config import load_config
-from babelsum.training.arguments import find_deepspeed_config, read_deepspeed_config
+from babelsum.training.deepspeed_file import find_deepspeed_config, read_deepspeed_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 STUDIES = ["paper.yaml", "slds.yaml", "xsum-phi2.yaml"]

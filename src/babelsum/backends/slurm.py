@@ -75,7 +75,7 @@ class SlurmBackend:
             tasks = sum(len(job) for job in array.jobs)
             shown = ", ".join(array.upstream[:3]) + (" ..." if len(array.upstream) > 3 else "")
             waits = f"waits for {len(array.upstream)} task(s): {shown}" if array.upstream else ""
-            after = "afterany:<those tasks' array elements>" if array.upstream else None
+            after = "afterany:<their array elements>" if array.upstream else None
             options = sbatch_preview(
                 array.stage, len(array.jobs), config, array.resources, sweep, after
             )

@@ -115,6 +115,19 @@ class ResourceOverrides(_SlurmFormats):
     extra: dict[str, str | int | bool] | None = None
 
 
+# A stage's time limit when the config sets none (submitit's own default is 5 minutes, which
+# kills any real task); `resources.<stage>.time` or `resources.default.time` override it.
+STAGE_TIME_DEFAULTS = {
+    "prepare": "04:00:00",
+    "teacher": "24:00:00",
+    "split": "01:00:00",
+    "train": "24:00:00",
+    "evaluate": "12:00:00",
+    "judge": "12:00:00",
+    "gather": "01:00:00",
+}
+
+
 class ResourcesConfig(Strict):
     default: Resources = Field(default_factory=Resources)
     prepare: ResourceOverrides = Field(default_factory=ResourceOverrides)
@@ -130,6 +143,8 @@ class ResourcesConfig(Strict):
         merged = self.default.model_dump() | getattr(self, stage).model_dump(exclude_none=True)
         if method is not None:
             merged |= method.model_dump(exclude_none=True)
+        if merged["time"] is None:
+            merged["time"] = STAGE_TIME_DEFAULTS[stage]
         return Resources.model_validate(merged)
 
 

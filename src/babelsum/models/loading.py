@@ -274,6 +274,22 @@ def load_model(
     return model
 
 
+def model_skeleton(spec: ModelSpec):
+    """The model's architecture on the meta device: its modules, no weights (no memory, no
+    download beyond config.json) — enough to check module names before anything is queued."""
+    import torch
+    from transformers import AutoConfig
+
+    path = resolve_model_path(spec)
+    config = AutoConfig.from_pretrained(
+        path, revision=spec.revision, trust_remote_code=spec.trust_remote_code
+    )
+    with torch.device("meta"):
+        return _model_class(detect_family(spec)).from_config(
+            config, trust_remote_code=spec.trust_remote_code
+        )
+
+
 def _model_class(family: str):
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 

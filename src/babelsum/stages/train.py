@@ -30,16 +30,15 @@ from transformers import Trainer
 from babelsum.config import ModelSpec, SweepConfig, TrainMethod
 from babelsum.errors import StageError
 from babelsum.stages import StageContext
-from babelsum.training.arguments import (
-    find_deepspeed_config,
-    read_deepspeed_config,
-    resolve_precision,
-    training_arguments,
-    zero_stage,
-)
+from babelsum.training.arguments import resolve_precision, training_arguments
 from babelsum.training.callbacks import RougeCheck, TrainingMetrics
 from babelsum.training.checkpoints import checkpoint_step, resumable_checkpoint
 from babelsum.training.collate import BatchStats, make_collator
+from babelsum.training.deepspeed_file import (
+    find_deepspeed_config,
+    read_deepspeed_config,
+    zero_stage,
+)
 from babelsum.training.examples import build_examples, records_in_language, validation_sample
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,6 @@ the precision this machine supports and the DeepSpeed JSON the method names.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -12,8 +11,6 @@ from transformers import TrainingArguments
 
 from babelsum.config import TrainMethod
 from babelsum.errors import StageError
-
-REPO_ROOT = Path(__file__).resolve().parents[3]  # a source checkout: configs/ lives here
 
 
 def resolve_precision(requested: str, where: str) -> str:
@@ -24,37 +21,6 @@ def resolve_precision(requested: str, where: str) -> str:
     if requested == "fp16" and not cuda:
         raise StageError(f"{where}.precision: fp16 needs a GPU; use bf16, fp32 or auto")
     return requested
-
-
-def find_deepspeed_config(path: str, config_dir: Path | None, where: str) -> Path:
-    """A method's `deepspeed:` file: absolute, or relative to the working folder, the sweep
-    config's folder or the babelsum checkout (`configs/deepspeed/zero2.json` works from all)."""
-    given = Path(path).expanduser()
-    bases = [Path.cwd(), *([config_dir, config_dir.parent] if config_dir else []), REPO_ROOT]
-    candidates = [given] if given.is_absolute() else [base / given for base in bases]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate.resolve()
-    tried = ", ".join(str(c) for c in candidates)
-    raise StageError(f"{where}.deepspeed: no such file {path!r} (looked for {tried})")
-
-
-def read_deepspeed_config(path: Path, where: str) -> dict:
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise StageError(f"{where}.deepspeed: {path} is not valid JSON: {exc}") from None
-    if not isinstance(config, dict) or "zero_optimization" not in config:
-        raise StageError(
-            f"{where}.deepspeed: {path} must be a JSON object with a zero_optimization section"
-        )
-    return config
-
-
-def zero_stage(deepspeed_config: dict | None) -> int:
-    if not deepspeed_config:
-        return 0
-    return int(deepspeed_config.get("zero_optimization", {}).get("stage", 0))
 
 
 def training_arguments(
