@@ -12,7 +12,7 @@ No ML imports: this runs on the login node.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from babelsum import backends
@@ -44,6 +44,7 @@ class Launched:
     tasks: list[Task]
     submitted: list[str]  # the backend's lines (SLURM: array job ids per stage)
     ended: bool  # True for the local backend: submit returns when the tasks have ended
+    notes: list[str] = field(default_factory=list)  # what resubmit changed, and why
 
 
 def dry_run(config_file: str | Path, overrides: Sequence[str] = ()) -> tuple[SweepConfig, Plan]:
@@ -139,17 +140,23 @@ def views(folder: SweepFolder, plan: Plan) -> list[TaskView]:
     return task_views(plan, statuses, backends.lost_tasks(statuses))
 
 
-def to_rerun(sweep_dir: str | Path, stages: Sequence[str] | None = None) -> list[TaskView]:
+def to_rerun(
+    sweep_dir: str | Path,
+    stages: Sequence[str] | None = None,
+    patterns: Sequence[str] | None = None,
+) -> list[TaskView]:
     """What `resubmit` would run: tasks not done, then what they feed, with their states."""
     folder, plan = open_sweep(sweep_dir)
     by_key = {v.task.key: v for v in views(folder, plan)}
-    return [by_key[t.key] for t in tasks_to_rerun(folder, plan, list(stages or []))]
+    chosen = tasks_to_rerun(folder, plan, list(stages or []), list(patterns or []))
+    return [by_key[t.key] for t in chosen]
 
 
 def resubmit(
     sweep_dir: str | Path,
     *,
     stages: Sequence[str] | None = None,
+    patterns: Sequence[str] | None = None,
     mem: str | None = None,
     time: str | None = None,
     executor: str | None = None,
@@ -157,27 +164,70 @@ def resubmit(
 ) -> Launched | None:
     """Rerun the tasks that are not done, then those they feed; None when all are done.
 
-    `mem` / `time` replace the resources of the stages rerun (their methods' own too).
+    A task that ran out of memory or time gets more (recovery.py, `engine.retry`), unless
+    `mem` / `time` are given: those replace the resources of the stages rerun (their methods'
+    own too). A task that failed `engine.retry.max_attempts` times is left out, with a note.
     """
     folder, config, plan = load_sweep(sweep_dir)
     backend = backends.get(executor or folder.meta().get("executor", "local"))
-    queued = [v.task.key for v in views(folder, plan) if v.state in ACTIVE and v.status.job_id]
+    now = {v.task.key: v for v in views(folder, plan)}
+    queued = [k for k, v in now.items() if v.state in ACTIVE and v.status.job_id]
     if queued:
         raise SweepError(
             f"{len(queued)} task(s) are still queued or running (e.g. {queued[0]}); "
             f"wait, or `launch cancel {sweep_dir}` first"
         )
-    tasks = tasks_to_rerun(folder, plan, list(stages or []))
+    retry = config.engine.retry
+    tired = {
+        k
+        for k, v in now.items()
+        if v.state != State.DONE and v.status.attempts >= retry.max_attempts
+    }
+    notes = [
+        f"{k}: not resubmitted, it failed {now[k].status.attempts} times "
+        f"(engine.retry.max_attempts); look at `launch logs {sweep_dir} {k}`"
+        for k in sorted(tired)
+    ]
+    tasks = [
+        t
+        for t in tasks_to_rerun(folder, plan, list(stages or []), list(patterns or []))
+        if t.key not in tired and not (set(t.needs) & tired)
+    ]
     if not tasks:
-        return None
+        return None if not notes else Launched(folder, plan, [], [], True, notes)
     changes = {k: v for k, v in (("mem", mem), ("time", time)) if v}
     if changes:
-        plan = plan.with_resources({t.stage for t in tasks}, **changes)
+        new_plan = plan.with_resources({t.stage for t in tasks}, **changes)
+    else:
+        new_plan, escalated = escalated_plan(plan, tasks, now, retry)
+        notes += escalated
+    if new_plan is not plan:
+        plan = new_plan
         folder.write_plan(plan)
-        tasks = [plan.by_key()[t.key] for t in tasks]
+    tasks = [plan.by_key()[t.key] for t in tasks]
     for task in tasks:
-        folder.update_status(task, durable=False, state=State.PENDING, reason=None)
-    return launch(folder, config, plan, tasks, backend, options)
+        folder.update_status(task, durable=False, state=State.PENDING, reason=None, cause=None)
+    launched = launch(folder, config, plan, tasks, backend, options)
+    launched.notes = notes
+    return launched
+
+
+def escalated_plan(plan: Plan, tasks: list[Task], now: dict[str, TaskView], retry) -> tuple:
+    """The plan with more memory or time for the tasks that ran out of them; the notes."""
+    from babelsum.recovery import escalate
+
+    changes, notes = {}, []
+    for task in tasks:
+        view = now[task.key]
+        if view.state not in (State.FAILED, State.LOST):
+            continue
+        res = task.resources or plan.stage(task.stage).resources
+        step = escalate(task.key, view.cause, res, retry)
+        if step is not None:
+            notes.append(step.note)
+            if step.changes:
+                changes[task.key] = step.changes
+    return (plan.with_task_resources(changes) if changes else plan), notes
 
 
 def cancel(sweep_dir: str | Path) -> int:

@@ -228,7 +228,7 @@ def wait_for(folder: SweepFolder, plan: Plan, poll_s: float = 10.0) -> int:
 
 def cmd_resubmit(args: argparse.Namespace) -> int:
     if args.dry_run:
-        views = api.to_rerun(args.sweep_dir, args.stage)
+        views = api.to_rerun(args.sweep_dir, args.stage, args.task)
         if views:
             print_rerun([v.task.stage for v in views])
         for v in views:
@@ -239,6 +239,7 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
     launched = api.resubmit(
         args.sweep_dir,
         stages=args.stage,
+        patterns=args.task,
         mem=args.mem,
         time=args.time,
         executor=args.executor,
@@ -247,6 +248,10 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
     if launched is None:
         print("every task is done; nothing to resubmit")
         return 0
+    for note in launched.notes:
+        print(note)
+    if not launched.tasks:
+        return 1
     print_rerun([t.stage for t in launched.tasks])
     return after_launch(launched, args)
 
@@ -403,6 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("sweep_dir")
     s.add_argument("--stage", action="append", help="only tasks of this stage (repeatable)")
+    s.add_argument(
+        "--task",
+        action="append",
+        metavar="KEY_OR_GLOB",
+        help="only these tasks (and what they feed), e.g. 'train/*/qlora/*' (repeatable)",
+    )
     s.add_argument("--dry-run", action="store_true")
     s.add_argument("--mem", help="new memory for the resubmitted stages, e.g. 64G")
     s.add_argument("--time", help="new time limit for the resubmitted stages, e.g. 08:00:00")

@@ -140,6 +140,20 @@ class Plan:
     def by_key(self) -> dict[str, Task]:
         return {t.key: t for t in self.tasks()}
 
+    def with_task_resources(self, changes: dict[str, dict[str, Any]]) -> Plan:
+        """The same plan with `changes[key]` (e.g. {"mem": "64G"}) in the resources of those
+        tasks: each then runs with resources of its own (an array of its own on SLURM)."""
+
+        def changed(task: Task, stage: StagePlan) -> Task:
+            if task.key not in changes:
+                return task
+            own = (task.resources or stage.resources).model_dump() | changes[task.key]
+            return replace(task, resources=Resources.model_validate(own))
+
+        return Plan(
+            [StagePlan(s.name, [changed(t, s) for t in s.tasks], s.resources) for s in self.stages]
+        )
+
     def with_resources(self, stages: set[str], **changes: Any) -> Plan:
         """The same plan with `changes` (e.g. mem, time) in the resources of `stages`,
         their tasks' own resources included; checked like the config's."""

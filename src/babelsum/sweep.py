@@ -5,6 +5,7 @@ No ML imports: this runs on the login node for `launch sweep`, `status` and `res
 
 from __future__ import annotations
 
+import fnmatch
 import getpass
 import hashlib
 import socket
@@ -86,11 +87,19 @@ def downstream(plan: Plan, keys: set[str]) -> set[str]:
     return result
 
 
-def tasks_to_rerun(folder: SweepFolder, plan: Plan, stages: list[str] | None = None) -> list[Task]:
-    """Tasks that are not done, then the tasks they feed (in plan order)."""
+def tasks_to_rerun(
+    folder: SweepFolder,
+    plan: Plan,
+    stages: list[str] | None = None,
+    patterns: list[str] | None = None,
+) -> list[Task]:
+    """Tasks that are not done (of `stages`, matching a glob of `patterns`, when given), then
+    the tasks they feed (in plan order)."""
     not_done = {t.key for t in plan.tasks() if not folder.is_done(t.key)}
     if stages:
         not_done = {k for k in not_done if k.split("/")[0] in stages}
+    if patterns:
+        not_done = {k for k in not_done if any(fnmatch.fnmatchcase(k, p) for p in patterns)}
     chosen = downstream(plan, not_done)
     return [t for t in plan.tasks() if t.key in chosen]
 

@@ -159,7 +159,7 @@ def test_a_task_runs_through_submitit_inside_the_container(
         folder=folder.jobs_dir / "prepare" / "%j",
         python=python_command(config.container, folder.root, config.hf_cache),
     )
-    job = executor.submit(slurm.TaskCall(), str(folder.root), "prepare", 0)
+    job = executor.submit(slurm.TaskCall(), str(folder.root), "prepare", [0])
     job.result()
 
     assert folder.is_done("prepare")

@@ -137,3 +137,46 @@ def test_rouge_check_scores_validation_summaries_every_k_steps(train_sweep):
     assert {"val_rouge2", "val_rougeL", "val_rougeLsum", "val_empty_summaries"} <= set(
         checks[0]["metrics"]
     )
+
+
+def test_the_schedulers_warning_signal_saves_a_checkpoint_at_once(train_sweep, monkeypatch):
+    """SLURM signals a task (SIGUSR2) before its time limit; the train stage then saves a
+    checkpoint at the end of the current step and hands the signal to the handler that was
+    there before (submitit's, which requeues the task: here a stand-in that records the call,
+    since the test runs outside SLURM)."""
+    import os
+    import signal
+    import threading
+
+    sweep = train_sweep(
+        [{"model": "qwen2", "method": "full", "max_steps": 400, "save_steps": 1000}]
+    )
+    checkpoints = SweepFolder(sweep).work_dir(train_key("qwen2", "full", "en")) / "checkpoints"
+    handed_on = []
+
+    def submitit_stand_in(signum, frame):
+        handed_on.append(sorted(p.name for p in checkpoints.glob("checkpoint-*")))
+
+    previous = signal.signal(signal.SIGUSR2, submitit_stand_in)
+    monkeypatch.setenv("BABELSUM_SAVE_SIGNAL", "USR2")
+    stop = threading.Event()
+
+    def signal_once_training_runs():  # as SLURM would, some time into the run
+        while not stop.wait(0.2):
+            try:
+                logged = journal_metrics(sweep, "qwen2", "full")
+            except (FileNotFoundError, ValueError):  # no journal yet, or a line half written
+                continue
+            if any(r["step"] and r["step"] >= 3 for r in logged):
+                os.kill(os.getpid(), signal.SIGUSR2)
+                return
+
+    sender = threading.Thread(target=signal_once_training_runs, daemon=True)
+    sender.start()
+    try:
+        summary = run_train(sweep, "qwen2", "full")
+    finally:
+        stop.set()
+        signal.signal(signal.SIGUSR2, previous)
+    assert 0 < summary["steps"] < 400  # stopped early, at the step after the signal
+    assert handed_on == [[f"checkpoint-{summary['steps']}"]]  # saved before handing on

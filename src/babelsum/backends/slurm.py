@@ -9,6 +9,7 @@ the matrix with holes. Arrays larger than the cluster's MaxArraySize are split i
 from __future__ import annotations
 
 import getpass
+import math
 import os
 import re
 import shlex
@@ -22,6 +23,7 @@ from submitit.helpers import Checkpointable, DelayedSubmission, TorchDistributed
 
 from babelsum.backends import RunOptions, task_env
 from babelsum.config import STAGES, Resources, SweepConfig
+from babelsum.config.units import minutes
 from babelsum.errors import SubmitError
 from babelsum.plan import Plan, Task
 from babelsum.state import Cause, Explanation, State, SweepFolder, TaskStatus
@@ -123,18 +125,8 @@ class TaskCall(Checkpointable):
 
 
 def time_minutes(text: str | None) -> int | None:
-    """SLURM time 'D-HH:MM:SS', 'HH:MM:SS', 'MM:SS' or 'MM' -> minutes."""
-    if text is None:
-        return None
-    days, _, rest = text.rpartition("-")
-    parts = [int(p) for p in rest.split(":")]
-    if len(parts) == 3:
-        h, m, s = parts
-    elif len(parts) == 2:
-        h, m, s = 0, *parts
-    else:
-        h, m, s = 0, parts[0], 0
-    return (int(days or 0) * 24 + h) * 60 + m + (1 if s else 0)
+    """SLURM time -> whole minutes, rounded up (what submitit's `time` takes)."""
+    return None if text is None else math.ceil(minutes(text))
 
 
 def sbatch_parameters(
@@ -190,8 +182,10 @@ class StageSubmission:
 
 
 def task_setup_lines(config: SweepConfig) -> list[str]:
-    """Shell lines run in the sbatch script before the task: the task environment."""
-    return ["export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in task_env(config).items())]
+    """Shell lines run in the sbatch script before the task: the task environment, and the
+    signal SLURM sends before a time limit (training then saves a checkpoint at once)."""
+    env = task_env(config) | {"BABELSUM_SAVE_SIGNAL": "USR2"}
+    return ["export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())]
 
 
 def python_command(config: SweepConfig, folder: SweepFolder) -> str | None:

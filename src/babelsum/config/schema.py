@@ -418,8 +418,22 @@ class ContainerConfig(Strict):
     apptainer: str = "apptainer"  # the executable, or its full path
 
 
+class RetryConfig(Strict):
+    """How `launch resubmit` raises a task's resources after it ran out of memory or time."""
+
+    max_attempts: PositiveInt = 5  # a task that failed this often is left for a person to look at
+    memory_factor: Annotated[float, Field(gt=1)] = 2.0
+    time_factor: Annotated[float, Field(gt=1)] = 2.0
+    max_mem: str | None = Field(None, description="never ask for more, e.g. 512G")
+    max_time: str | None = Field(None, description="never ask for longer, e.g. 2-00:00:00")
+
+    _mem = field_validator("max_mem")(lambda cls, v: _SlurmFormats._mem(v))
+    _time = field_validator("max_time")(lambda cls, v: _SlurmFormats._time(v))
+
+
 class EngineConfig(Strict):
     local_parallel_tasks: PositiveInt = 1
+    retry: RetryConfig = Field(default_factory=RetryConfig)
     stage_impl: dict[str, str] = Field(
         default_factory=dict, description="stage -> 'module:function' replacing the built-in stage"
     )

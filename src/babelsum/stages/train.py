@@ -31,7 +31,7 @@ from babelsum.config import ModelSpec, SweepConfig, TrainMethod
 from babelsum.errors import StageError
 from babelsum.stages import StageContext
 from babelsum.training.arguments import resolve_precision, training_arguments
-from babelsum.training.callbacks import RougeCheck, TrainingMetrics
+from babelsum.training.callbacks import RougeCheck, SaveBeforeStop, TrainingMetrics
 from babelsum.training.checkpoints import checkpoint_step, resumable_checkpoint
 from babelsum.training.collate import BatchStats, make_collator
 from babelsum.training.deepspeed_file import (
@@ -98,7 +98,7 @@ def run(ctx: StageContext) -> dict:
     # ---- 5. train
     stats = BatchStats()
     metrics = TrainingMetrics(ctx.tracker, stats, ctx.is_main_process)
-    callbacks = [metrics]
+    callbacks = [metrics, SaveBeforeStop()]
     if method.rouge_every_steps:
         callbacks.append(
             rouge_check(ctx, method, spec, tokenizer, split_dir, train_lang, deepspeed)

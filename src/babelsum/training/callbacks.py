@@ -136,3 +136,48 @@ class RougeCheck(TrainerCallback):
         metrics["val_empty_summaries"] = float(sum(not (p or "").strip() for p in predictions))
         metrics["rouge_check_seconds"] = time.perf_counter() - started
         self.tracker.log_metrics(metrics, step=state.global_step)
+
+
+class SaveBeforeStop(TrainerCallback):
+    """Save a checkpoint as soon as the scheduler warns that the task will be stopped.
+
+    A scheduler that stops tasks at a time limit or for preemption signals them a little
+    before (SLURM: SIGUSR2, `engine.signal_delay_s` ahead). The backend names that signal in
+    BABELSUM_SAVE_SIGNAL; without it this callback does nothing. On the signal the current
+    step ends, a checkpoint is saved (every rank joins, even if only one got the signal), and
+    then the signal's earlier handler runs (submitit's: requeue the task and exit), so the
+    requeued task resumes from this step instead of the last periodic checkpoint.
+    """
+
+    def __init__(self):
+        import os
+        import signal
+        import threading
+
+        name = os.environ.get("BABELSUM_SAVE_SIGNAL")
+        self.signum = getattr(signal, f"SIG{name}", None) if name else None
+        self.asked = False
+        self.saving = False
+        self.frame = None
+        self.previous = None
+        if self.signum is not None and threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(self.signum, self._ask)
+
+    def _ask(self, signum, frame) -> None:
+        self.asked, self.frame = True, frame  # acted on at the end of the current step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.signum is None:
+            return
+        if _sum_over_processes((int(self.asked),))[0] > 0:
+            self.saving = True
+            control.should_save = True
+            control.should_training_stop = True
+
+    def on_save(self, args, state, control, **kwargs):
+        if self.saving:
+            import signal
+
+            signal.signal(self.signum, self.previous or signal.SIG_DFL)
+            if callable(self.previous):
+                self.previous(self.signum, self.frame)
