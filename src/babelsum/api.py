@@ -62,6 +62,7 @@ class Created:
     plan: Plan
     backend: backends.Backend
     notices: list[str]  # preflight checks that could not run here
+    reused: dict[str, Path] = field(default_factory=dict)  # task key -> the output it took
 
 
 def create(
@@ -71,6 +72,7 @@ def create(
     executor: str = "local",
     sweep_dir: str | Path | None = None,
     preflight: bool = True,
+    reuse_from: Sequence[str | Path] = (),
 ) -> Created:
     """Check the config (unless `preflight` is False: the checks of preflight.py, every
     problem at once, nothing written), then write the sweep folder and its MLflow run."""
@@ -87,11 +89,31 @@ def create(
         backend.name,
         str(config_file),
     )
+    reused = reuse_outputs(folder, config, plan, reuse_from)
     if config.tracking.enabled:
         from babelsum.tracking import start_sweep_run
 
         start_sweep_run(folder.root, config, backend.parallel_tasks(config))
-    return Created(folder, config, plan, backend, notices)
+    return Created(folder, config, plan, backend, notices, reused)
+
+
+def reuse_outputs(
+    folder: SweepFolder, config: SweepConfig, plan: Plan, sweeps: Sequence[str | Path]
+) -> dict[str, Path]:
+    """Take the outputs of done tasks with the same identity (reuse.py); key -> source."""
+    from babelsum import reuse
+
+    cache = Path(config.engine.cache_dir).expanduser() if config.engine.cache_dir else None
+    if not sweeps and cache is None:
+        return {}
+    found = reuse.find_reusable(plan, [Path(s) for s in sweeps], cache)
+    reuse.adopt(folder, plan, found)
+    return found
+
+
+def to_run(created: Created) -> list[Task]:
+    """The tasks of a new sweep that were not reused."""
+    return [t for t in created.plan.tasks() if not created.folder.is_done(t.key)]
 
 
 def sweep(
@@ -107,7 +129,7 @@ def sweep(
     new = create(
         config_file, overrides, executor=executor, sweep_dir=sweep_dir, preflight=preflight
     )
-    return launch(new.folder, new.config, new.plan, new.plan.tasks(), new.backend, options)
+    return launch(new.folder, new.config, new.plan, to_run(new), new.backend, options)
 
 
 def launch(

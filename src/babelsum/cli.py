@@ -33,6 +33,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         config, plan = api.dry_run(args.config, args.overrides)
         sweep_dir = Path(args.sweep_dir) if args.sweep_dir else default_sweep_dir(config)
         print_dry_run(plan, config, sweep_dir, backends.get(args.executor))
+        if args.reuse_from or config.engine.cache_dir:
+            from babelsum.reuse import find_reusable
+
+            cache = config.engine.cache_dir
+            found = find_reusable(
+                plan, [Path(s) for s in args.reuse_from or []], Path(cache) if cache else None
+            )
+            counts = Counter(key.split("/")[0] for key in found)
+            shown = ", ".join(f"{stage} {n}" for stage, n in counts.items()) or "none"
+            print(f"\nwould be reused from done tasks with the same identity: {shown}")
         if args.no_preflight:
             print("\npreflight: skipped (--no-preflight)")
             return 0
@@ -52,11 +62,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         executor=args.executor,
         sweep_dir=args.sweep_dir,
         preflight=not args.no_preflight,
+        reuse_from=args.reuse_from or [],
     )
     for notice in new.notices:
         print(f"preflight notice: {notice}")
     print(f"sweep folder: {new.folder.root}  ({len(new.plan.tasks())} tasks)")
-    tasks = new.plan.tasks()
+    if new.reused:
+        counts = Counter(key.split("/")[0] for key in new.reused)
+        shown = ", ".join(f"{stage} {n}" for stage, n in counts.items())
+        print(f"reused {len(new.reused)} done task(s) with the same identity: {shown}")
+    tasks = api.to_run(new)
+    if not tasks:
+        print("every task was reused; nothing to run")
+        return print_status(new.folder, new.plan, final=True)
     launched = api.launch(new.folder, new.config, new.plan, tasks, new.backend, _options(args))
     return after_launch(launched, args)
 
@@ -117,6 +135,12 @@ def status_table(views: list[TaskView], plan: Plan) -> str:
                 lines.append(f"      log: {v.status.log}  (`launch logs SWEEP {v.task.key}`)")
         if len(failed) > 50:
             lines.append(f"  ... and {len(failed) - 50} more (`launch status --json`)")
+    reused = [v for v in views if v.status.reused_from]
+    if reused:
+        lines.append(
+            f"\nreused: {len(reused)} task(s) took the output of a done task with the same "
+            f"identity, e.g. {reused[0].task.key} from {reused[0].status.reused_from}"
+        )
     blocked = [v for v in views if v.state == State.BLOCKED]
     if blocked:
         lines.append(
@@ -142,6 +166,7 @@ def status_json(folder: SweepFolder, views: list[TaskView]) -> str:
             "reason": v.reason,
             "last_error_line": last_error_line(v),
             "log": v.status.log,
+            "reused_from": v.status.reused_from,
             "timing": v.status.timing,
             "attempts": v.status.attempts,
             "job_id": v.status.job_id,
@@ -388,6 +413,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="local: tasks run in parallel (default engine.local_parallel_tasks)",
     )
     s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.add_argument(
+        "--reuse-from",
+        action="append",
+        metavar="SWEEP_DIR",
+        help="take the outputs of done tasks with the same identity from this sweep (repeatable)",
+    )
     s.add_argument(
         "--no-preflight",
         action="store_true",

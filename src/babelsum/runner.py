@@ -182,6 +182,10 @@ def _run(
     # ---- 4. outputs in place, then `done`
     if main:
         folder.publish_output(task.key, tmp_output)
+        if config.engine.cache_dir:
+            from babelsum.reuse import remember
+
+            remember(Path(config.engine.cache_dir).expanduser(), task, folder.output_dir(task.key))
         timing = {k: round(v, 3) for k, v in ctx.timing.items()}
         tracker.log_metrics({f"time/{k}": v for k, v in timing.items()})
         _record(

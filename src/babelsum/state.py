@@ -108,6 +108,7 @@ class TaskStatus:
     cause: Cause | None = None  # the kind of failure (Cause), for recovery
     error: str | None = None  # the last lines of the traceback or log
     log: str | None = None  # where the output of the task's latest attempt goes
+    reused_from: str | None = None  # the output folder it was taken from instead of running
     summary: dict[str, Any] = field(default_factory=dict)  # numbers returned by the stage
     # seconds: startup (process start, or the previous task of the job, to the stage), stage,
     # and the stage's own sections (model_load, generation, scoring, train, ...)

@@ -200,3 +200,36 @@ def test_launch_logs_prints_a_tasks_log(fake_config_file, tmp_path, capsys, monk
     assert "planted failure in train/tiny/full/fr" in out and len(out.splitlines()) <= 3
     assert main(["logs", str(sweep), "train/tiny/full/xx"]) == 2
     assert "no task 'train/tiny/full/xx'" in capsys.readouterr().err
+
+
+def test_a_sweep_that_changes_only_evaluation_reruns_only_evaluation_and_gather(
+    fake_config_file, tmp_path, capsys
+):
+    config = fake_config_file()
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert main(["sweep", str(config), "--sweep-dir", str(first), "--quiet"]) == 0
+    args = ["sweep", str(config), "evaluate.max_new_tokens=99", "--sweep-dir", str(second)]
+    assert main([*args, "--dry-run", "--reuse-from", str(first)]) == 0
+    assert (
+        "would be reused from done tasks with the same identity: prepare 1, teacher 2, split 1, train 2"
+        in capsys.readouterr().out
+    )
+    assert main([*args, "--quiet", "--reuse-from", str(first)]) == 0
+    tasks = status_json(second, capsys)
+    ran = {k.split("/")[0] for k, t in tasks.items() if t["attempts"] > 0}
+    reused = {k.split("/")[0] for k, t in tasks.items() if t["reused_from"]}
+    assert ran == {"evaluate", "gather"} and reused == {"prepare", "teacher", "split", "train"}
+    assert {t["state"] for t in tasks.values()} == {"done"}
+    value = SweepFolder(second).output_dir("train/tiny/full/en") / "value.txt"
+    assert value.read_text() == "train/tiny/full/en"  # the first sweep's output, linked
+
+
+def test_a_shared_cache_dir_serves_later_sweeps(fake_config_file, tmp_path, capsys):
+    cache = tmp_path / "cache"
+    config = fake_config_file(engine_overrides={"cache_dir": str(cache)})
+    assert main(["sweep", str(config), "--sweep-dir", str(tmp_path / "a"), "--quiet"]) == 0
+    assert (cache / "train").is_dir()
+    assert main(["sweep", str(config), "--sweep-dir", str(tmp_path / "b"), "--quiet"]) == 0
+    assert "every task was reused; nothing to run" in capsys.readouterr().out
+    tasks = status_json(tmp_path / "b", capsys)
+    assert all(t["reused_from"] and t["attempts"] == 0 for t in tasks.values())

@@ -434,6 +434,8 @@ class RetryConfig(Strict):
 class EngineConfig(Strict):
     local_parallel_tasks: PositiveInt = 1
     retry: RetryConfig = Field(default_factory=RetryConfig)
+    # a folder shared by sweeps: done outputs are kept there by identity and reused
+    cache_dir: str | None = None
     stage_impl: dict[str, str] = Field(
         default_factory=dict, description="stage -> 'module:function' replacing the built-in stage"
     )
