@@ -64,7 +64,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         packed_dir, single_dir = Path(tmp) / "packed", Path(tmp) / "one-cell-per-job"
-        t_single = run_sweep(args.config, [*args.overrides, "evaluate.cells_per_task=1"], single_dir)
+        t_single = run_sweep(
+            args.config, [*args.overrides, "evaluate.cells_per_task=1"], single_dir
+        )
         t_packed = run_sweep(args.config, args.overrides, packed_dir)
         packed, single = stage_times(packed_dir), stage_times(single_dir)
         same = cells(packed_dir) == cells(single_dir) and bool(cells(packed_dir))

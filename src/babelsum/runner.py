@@ -245,6 +245,8 @@ def cause_of(exc: BaseException) -> Cause:
     a resubmission can ask for more), an interrupt, or another exception."""
     if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
         return Cause.OUT_OF_MEMORY
+    if "timed-out" in str(exc):  # submitit, at a time limit after its last requeue
+        return Cause.TIME_LIMIT
     if isinstance(exc, KeyboardInterrupt | SystemExit):
         return Cause.KILLED
     return Cause.EXCEPTION

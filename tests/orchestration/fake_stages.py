@@ -24,6 +24,13 @@ def run(ctx: StageContext) -> dict:
         raise RuntimeError("planted crash")
     if _listed(ctx, "TEST_SLEEP_KEYS"):
         time.sleep(600)
+    if _listed(ctx, "TEST_SLOW_KEYS"):
+        time.sleep(float(os.environ.get("TEST_SLOW_SECONDS", "30")))
+    if _listed(ctx, "TEST_HOG_KEYS"):  # touch every page, so that the memory is really used
+        hog = bytearray(int(os.environ.get("TEST_HOG_MB", "200")) * 2**20)
+        for i in range(0, len(hog), 4096):
+            hog[i] = 1
+        time.sleep(5)  # SLURM looks at the memory once a second
     inputs = [
         (output / "value.txt").read_text()
         for name in ctx.task.inputs

@@ -39,5 +39,5 @@ def fake_sweep_config(engine_overrides: dict | None = None, **changes) -> dict:
     config.update(changes)
     engine = config["engine"]
     for key, value in (engine_overrides or {}).items():
-        engine[key] = engine[key] | value if isinstance(value, dict) else value
+        engine[key] = engine.get(key, {}) | value if isinstance(value, dict) else value
     return config

@@ -144,7 +144,7 @@ def test_a_method_with_its_own_resources_goes_out_as_its_own_array(plan):
 def test_the_plan_survives_plan_json_and_resource_changes_are_a_new_plan(plan):
     assert Plan.from_json(plan.to_json()) == plan
     longer = plan.with_resources({"train"}, time="08:00:00", mem="64G")
-    assert longer is not plan and plan.stage("train").resources.time is None
+    assert longer is not plan and plan.stage("train").resources.time == "24:00:00"  # default
     assert longer.stage("train").resources.time == "08:00:00"
     assert all(t.resources.mem == "64G" for t in longer.stage("train").tasks if t.resources)
     assert longer.stage("evaluate") == plan.stage("evaluate")

@@ -42,15 +42,17 @@ def outputs(sweep: Path) -> dict[str, str]:
 
 
 def test_same_results_on_local_and_slurm_with_split_arrays(fake_config_file, tmp_path, capsys):
-    # MaxArraySize 4 on our side: the 6 evaluate tasks go out as two arrays (indices 0-3, 0-1)
-    config = fake_config_file(engine_overrides={"max_array_size": 4})
+    # MaxArraySize 4 on our side: the 6 teacher shards go out as two arrays (indices 0-3, 0-1)
+    config = fake_config_file(
+        engine_overrides={"max_array_size": 4}, teacher={"backend": "lead", "shards": 6}
+    )
     local, slurm = tmp_path / "local", tmp_path / "slurm"
     assert main(["sweep", str(config), "--sweep-dir", str(local), "--quiet"]) == 0
     capsys.readouterr()
     assert main(["sweep", str(config), "--sweep-dir", str(slurm), "--executor", "slurm"]) == 0
     out = capsys.readouterr().out
-    evaluate_line = next(line for line in out.splitlines() if line.strip().startswith("evaluate"))
-    assert evaluate_line.count(",") == 1, evaluate_line  # two array jobs
+    teacher_line = next(line for line in out.splitlines() if line.strip().startswith("teacher"))
+    assert teacher_line.count(",") == 1, teacher_line  # two array jobs
     wait_until(lambda: all(t["state"] == "done" for t in statuses(slurm, capsys).values()))
     assert outputs(local) == outputs(slurm)
     tasks = statuses(slurm, capsys)
@@ -168,3 +170,57 @@ def test_checkpointable_task_times_out_requeues_and_resumes(
     counts = [int(s) for s in starts]
     assert counts[0] == 0 and counts == sorted(counts) and counts[-1] > 0
     assert task["summary"]["steps"] == 50
+
+
+def test_each_job_waits_only_for_what_it_reads(fake_config_file, tmp_path, capsys, monkeypatch):
+    """One slow and one fast training task: the fast model's evaluation (and the base model's)
+    finishes before the slow training ends; gather waits for everything."""
+    monkeypatch.setenv("TEST_SLOW_KEYS", "train/tiny/full/en")
+    monkeypatch.setenv("TEST_SLOW_SECONDS", "45")
+    sweep = tmp_path / "sweep"
+    config = fake_config_file()
+    assert main(["sweep", str(config), "--sweep-dir", str(sweep), "--executor", "slurm"]) == 0
+    wait_until(lambda: all(t["state"] == "done" for t in statuses(sweep, capsys).values()), 400)
+    folder = SweepFolder(sweep)
+    ended = {k: folder.read_status(k).ended for k in statuses(sweep, capsys)}
+    slow = ended["train/tiny/full/en"]
+    assert ended["evaluate/tiny/full-fr/en/novel"] < slow
+    assert ended["evaluate/tiny/base/fr/novel"] < slow
+    assert ended["evaluate/tiny/full-en/en/novel"] > slow
+    assert ended["gather"] == max(ended.values())
+
+
+@pytest.mark.slow
+def test_out_of_memory_and_time_limit_are_named_and_resubmit_raises_them(
+    fake_config_file, tmp_path, capsys, monkeypatch
+):
+    """Planted: a training task that uses more memory than it asked for (SLURM kills it: the
+    local cluster polls memory, as cgroups would), and one that runs past its time limit.
+    status names each cause; resubmit doubles the time, triples the memory, and both finish."""
+    monkeypatch.setenv("TEST_HOG_KEYS", "train/tiny/full/en")
+    monkeypatch.setenv("TEST_HOG_MB", "200")
+    monkeypatch.setenv("TEST_SLOW_KEYS", "train/tiny/full/fr")
+    monkeypatch.setenv("TEST_SLOW_SECONDS", "75")
+    config = fake_config_file(
+        engine_overrides={"max_timeouts": 0, "signal_delay_s": 20, "retry": {"memory_factor": 3}},
+        resources={"train": {"mem": "150M", "time": "00:01:00"}},
+    )
+    sweep = tmp_path / "sweep"
+    assert main(["sweep", str(config), "--sweep-dir", str(sweep), "--executor", "slurm"]) == 0
+    settled = ("done", "failed", "blocked", "lost")
+    wait_until(lambda: all(t["state"] in settled for t in statuses(sweep, capsys).values()), 400)
+    tasks = statuses(sweep, capsys)
+    assert tasks["train/tiny/full/en"]["cause"] == "out_of_memory", tasks["train/tiny/full/en"]
+    assert tasks["train/tiny/full/fr"]["cause"] == "time_limit", tasks["train/tiny/full/fr"]
+
+    monkeypatch.setenv("TEST_SLOW_SECONDS", "40")  # the retry must show the new limit works
+    capsys.readouterr()
+    assert main(["resubmit", str(sweep)]) == 0
+    out = capsys.readouterr().out
+    assert "train/tiny/full/en: memory 150M -> 450M (out_of_memory)" in out
+    assert "train/tiny/full/fr: time 00:01:00 -> 00:02:00 (time limit)" in out
+    wait_until(lambda: all(t["state"] in settled for t in statuses(sweep, capsys).values()), 400)
+    tasks = statuses(sweep, capsys)
+    assert {t["state"] for t in tasks.values()} == {"done"}, {
+        k: (t["state"], t["reason"]) for k, t in tasks.items() if t["state"] != "done"
+    }

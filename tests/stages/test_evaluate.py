@@ -5,6 +5,7 @@ models are the tiny base model copied as a "full" fine-tune and a LoRA adapter s
 which is what the train stage writes.
 """
 
+import importlib.util
 import json
 
 import pytest
@@ -204,3 +205,21 @@ def test_a_packed_job_loads_the_model_once_and_scores_as_the_cells_one_by_one(ev
     first, second = (packed.read_status(t.key).timing for t in cells)
     assert first["model_load"] > 0 and "model_load" not in second
     assert second["startup"] < first["startup"]  # no process start, no imports the second time
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vLLM is not installed")
+def test_the_vllm_backend_gives_the_hf_backends_greedy_cells(eval_sweep):
+    hf = eval_sweep()
+    vllm = eval_sweep(evaluate={**EVALUATE, "backend": "vllm"}, sweep="vllm")
+    key = "evaluate/qwen2/base/fr/novel"
+    mine, theirs = (evaluate(f, key)[1] for f in (hf, vllm))
+    assert [p["prediction"] for p in mine] == [p["prediction"] for p in theirs]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed")
+def test_the_vllm_backend_says_how_to_install_it(eval_sweep):
+    from babelsum.runner import TaskFailed
+
+    folder = eval_sweep(evaluate={**EVALUATE, "backend": "vllm"})
+    with pytest.raises(TaskFailed, match=r"pip install babelsum\[vllm\]"):
+        run_task(folder.root, "evaluate", index_of(folder, "evaluate/qwen2/base/fr/novel"))

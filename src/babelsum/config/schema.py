@@ -382,6 +382,8 @@ class EvaluateConfig(Strict):
     # fill generation batches up to this many tokens (rows x (longest prompt + max_new_tokens))
     # instead of `batch_size` rows; batch_size then only caps the rows
     max_batch_tokens: PositiveInt | None = None
+    # hf: transformers' generate; vllm: vLLM's engine (GPU nodes, `pip install babelsum[vllm]`)
+    backend: Literal["hf", "vllm"] = "hf"
     judge: JudgeConfig | None = None
 
     _lang = field_validator("languages")(

@@ -140,7 +140,7 @@ def _read_json(path: str, filename: str, revision: str | None) -> dict[str, Any]
         raise ModelLoadError(f"model {path} has no revision {revision!r}") from None
 
 
-def _adapter_base(path: str, revision: str | None) -> str | None:
+def adapter_base(path: str, revision: str | None) -> str | None:
     """The base model of a PEFT adapter folder, or None when `path` is a full model."""
     adapter = _read_json(path, "adapter_config.json", revision)
     return adapter["base_model_name_or_path"] if adapter else None
@@ -151,7 +151,7 @@ def detect_family(spec: ModelSpec) -> str:
     if spec.family:
         return spec.family
     path = resolve_model_path(spec)
-    base = _adapter_base(path, spec.revision)
+    base = adapter_base(path, spec.revision)
     config = _read_json(base or path, "config.json", None if base else spec.revision) or {}
     model_type = config.get("model_type")
     if model_type not in FAMILY_OF_MODEL_TYPE:
@@ -233,7 +233,7 @@ def load_model(
 
     family = detect_family(spec)
     path = resolve_model_path(spec)
-    base = _adapter_base(path, spec.revision)
+    base = adapter_base(path, spec.revision)
     quantize = quantize_4bit or (spec.load_in_4bit and not for_training)
     kwargs: dict[str, Any] = {
         "dtype": _dtype(spec.dtype),

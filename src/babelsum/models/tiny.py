@@ -90,8 +90,22 @@ def build_tiny_model(family: str, out_dir: Path, texts: Iterable[str]) -> Path:
     folder = Path(out_dir) / family
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(folder)
-    model.save_pretrained(folder)
+    _save_quietly(model, folder)
     return folder
+
+
+def _save_quietly(model, folder: Path) -> None:
+    """save_pretrained without its progress bar: a tiny model is built where a user runs
+    `launch` (preflight), whose terminal shows one line per problem and nothing else."""
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        model.save_pretrained(folder)
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
 
 
 def tokenizer_corpus(

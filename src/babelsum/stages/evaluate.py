@@ -129,13 +129,22 @@ def model_to_evaluate(ctx: StageContext) -> tuple[ModelSpec, str]:
 
 
 def loaded_model(ctx: StageContext, spec: ModelSpec, model_source: str):
-    """The model and tokenizer, loaded once per job: the cells of a pack share them."""
+    """The model (an HF model, or with `evaluate.backend: vllm` a vLLM engine) and its
+    tokenizer, loaded once per job: the cells of a pack share them."""
     if model_source not in ctx.shared:
-        from babelsum.models.loading import load_model, load_tokenizer
-
+        evaluate = ctx.config.evaluate
         with ctx.timed("model_load"):
             ctx.shared.clear()  # one model in memory at a time
-            ctx.shared[model_source] = load_model(spec), load_tokenizer(spec)
+            if evaluate.backend == "vllm":
+                from babelsum.models.vllm_engine import VllmModel
+
+                max_len = evaluate.max_input_tokens + evaluate.max_new_tokens
+                engine = VllmModel(spec, max_len, "evaluate.backend")
+                ctx.shared[model_source] = engine, engine.tokenizer
+            else:
+                from babelsum.models.loading import load_model, load_tokenizer
+
+                ctx.shared[model_source] = load_model(spec), load_tokenizer(spec)
     return ctx.shared[model_source]
 
 
@@ -193,17 +202,20 @@ def predict(model, tokenizer, spec: ModelSpec, records: list[dict], rows: list[i
                 max_input_tokens=evaluate.max_input_tokens,
             )
             prompts.append(prompt)
-        generations = generate(
-            model,
-            tokenizer,
-            spec,
-            prompts,
-            batch_size=evaluate.batch_size,
-            max_new_tokens=evaluate.max_new_tokens,
-            max_batch_tokens=evaluate.max_batch_tokens,
-            target_lang=target,
-            source_lang=ctx.params["eval_lang"],
-        )
+        if evaluate.backend == "vllm":  # the same greedy decoding, in vLLM's engine
+            generations = model.generate(prompts, evaluate.max_new_tokens)
+        else:
+            generations = generate(
+                model,
+                tokenizer,
+                spec,
+                prompts,
+                batch_size=evaluate.batch_size,
+                max_new_tokens=evaluate.max_new_tokens,
+                max_batch_tokens=evaluate.max_batch_tokens,
+                target_lang=target,
+                source_lang=ctx.params["eval_lang"],
+            )
         for row, generation in zip(group, generations, strict=True):
             record = records[row]
             out.append(

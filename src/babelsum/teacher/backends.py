@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Protocol
 
 from babelsum.config import ModelSpec, SweepConfig, TeacherConfig
-from babelsum.errors import StageError
 from babelsum.lang.sentences import join_sentences, split_sentences
 from babelsum.models.generate import Generation
 
@@ -143,54 +142,15 @@ class VLLMBackend:
     uses_prompts = True
 
     def __init__(self, spec: ModelSpec, teacher: TeacherConfig):
-        from babelsum.models.loading import is_seq2seq, load_tokenizer, resolve_model_path
+        from babelsum.models.vllm_engine import VllmModel
 
-        try:
-            from vllm import LLM
-        except ImportError:
-            raise StageError(
-                "teacher.backend vllm needs vLLM: `pip install babelsum[vllm]` on the GPU "
-                "nodes, or use backend hf"
-            ) from None
-        if is_seq2seq(spec):
-            raise StageError(f"teacher.backend vllm does not run seq2seq model {spec.path}; use hf")
         self.spec, self.teacher = spec, teacher
-        self.tokenizer = load_tokenizer(spec)
-        self.llm = LLM(
-            model=resolve_model_path(spec),
-            revision=spec.revision,
-            dtype=spec.dtype,
-            quantization="bitsandbytes" if spec.load_in_4bit else None,
-            trust_remote_code=spec.trust_remote_code,
-            max_model_len=teacher.max_input_tokens + teacher.max_new_tokens,
-            seed=0,
-        )
+        max_len = teacher.max_input_tokens + teacher.max_new_tokens
+        self.engine = VllmModel(spec, max_len, "teacher.backend")
+        self.tokenizer = self.engine.tokenizer
         self.truncated = 0
 
     def summarize(self, articles: list[Article], variants: list[int]) -> list[Generation]:
-        from vllm import SamplingParams
-        from vllm.inputs import TokensPrompt
-
-        from babelsum.models.prompts import uses_chat_template
-
         prompts, truncated = _prompts(self.tokenizer, self.spec, self.teacher, articles, variants)
         self.truncated += truncated
-        special = not uses_chat_template(self.spec)  # the chat template holds its own BOS
-        inputs = [
-            TokensPrompt(
-                prompt_token_ids=self.tokenizer(p, add_special_tokens=special)["input_ids"]
-            )
-            for p in prompts
-        ]
-        params = SamplingParams(temperature=0.0, max_tokens=self.teacher.max_new_tokens)
-        results = []
-        for request in self.llm.generate(inputs, params):
-            output = request.outputs[0]
-            text = output.text.strip()
-            if text:
-                results.append(Generation(text, "ok", None, len(output.token_ids)))
-            else:
-                results.append(
-                    Generation(None, "empty", "the model generated no text", len(output.token_ids))
-                )
-        return results
+        return self.engine.generate(prompts, self.teacher.max_new_tokens)
