@@ -2,6 +2,7 @@
 
 import json
 import logging
+from importlib.metadata import version
 
 import pytest
 from rouge_score.rouge_scorer import RougeScorer
@@ -176,6 +177,17 @@ def test_score_files(tmp_path):
     assert result["n"] == 2
     assert result["rouge1"] == pytest.approx((8 / 9 + 1) / 2)
     json.dumps(result)  # printable as JSON by `launch score`
+
+
+def test_scores_name_the_sentence_segmenter_and_its_version(tmp_path):
+    """A new segmenter version can move ROUGE-Lsum: every score says which one split it."""
+    pred, ref = tmp_path / "pred.txt", tmp_path / "ref.txt"
+    pred.write_text("Im 19. Jahrhundert wuchs die Stadt. Sie ist alt.\n", encoding="utf-8")
+    ref.write_text("Die Stadt ist alt.\n", encoding="utf-8")
+    segmenter = score_files(pred, ref, "de")["method"]["sentence_segmenter"]
+    assert segmenter["name"] == "sentencex"
+    assert segmenter["version"] == version("sentencex")
+    assert score_corpus([], [], "en")["method"]["sentence_segmenter"] == segmenter
 
 
 def test_score_files_errors(tmp_path):

@@ -2,10 +2,11 @@
 
 Scores are F1 on a 0-1 scale. A corpus score is the mean of the per-document F1 with a seeded
 bootstrap 95% interval (see `babelsum.metrics.bootstrap`). ROUGE-Lsum needs one sentence per
-line: both texts are split with `babelsum.lang.sentences.split_sentences` (。！？ for Japanese,
-. ! ? before a capital, abbreviations aside, for spaced scripts) before scoring, so ROUGE-Lsum
-differs from ROUGE-L whenever a summary has several sentences. Tokenizers are described in
-`babelsum.metrics.tokenizers`; every result names the one it used.
+line: both texts are split with `babelsum.lang.sentences.split_sentences` (the sentencex
+segmenter, with repairs for the study's languages) before scoring, so ROUGE-Lsum differs from
+ROUGE-L whenever a summary has several sentences. Tokenizers are described in
+`babelsum.metrics.tokenizers`; every result names the one it used, and the segmenter and its
+version (a new segmenter version can move ROUGE-Lsum).
 
 An empty or missing prediction scores 0, never NaN.
 """
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from babelsum.errors import ScoreInputError
-from babelsum.lang.sentences import split_sentences
+from babelsum.lang.sentences import segmenter_info, split_sentences
 from babelsum.metrics.bootstrap import CONFIDENCE, mean_interval, resample_indices
 from babelsum.metrics.tokenizers import tokenizer_for
 
@@ -86,6 +87,7 @@ def summarize_documents(
         "lang": lang,
         "tokenizer": tokenizer_description(lang, stem),
         "sentence_split": "babelsum.lang.sentences.split_sentences (for rougeLsum)",
+        "sentence_segmenter": segmenter_info(),
         "scale": "F1, 0-1",
         "aggregate": "mean of per-document F1",
         "interval": f"{CONFIDENCE:.0%} percentile bootstrap over documents",
