@@ -14,7 +14,7 @@ SMALL_SYNTHETIC = {
     "study": "data-test",
     "languages": ["en", "fr", "de", "ja"],
     "data": {"source": "synthetic", "synthetic": {"topics": 40, "seed": 0}},
-    "split": {"validation_topics": 4, "test_novel_topics": 6, "test_same_topic_per_language": 4},
+    "split": {"validation_topics": 4, "test_novel_topics": 6, "test_same_topic_per_pair": 4},
     "train": {"languages": ["en"]},
 }
 

@@ -178,6 +178,7 @@ def test_launch_prefetch_without_network_says_so(hub, tmp_path, capsys):
     config.write_text(
         "study: offline-test\nlanguages: [fr]\nmodels: {qwen: {path: Qwen/Qwen2.5-0.5B-Instruct}}\n"
         "train: {languages: [fr], methods: [{model: qwen, method: full}]}\n"
+        "evaluate: {test_sets: [novel]}\n"
     )
     assert launch(["prefetch", str(config), "--cache-dir", str(tmp_path / "hub")]) == 2
     assert "the Hub cannot be reached" in capsys.readouterr().err

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+import typing
 from collections import Counter
 from pathlib import Path
 
-from babelsum import api, backends
+from babelsum import api, backends, status_view, sweep_list
 from babelsum.backends import RunOptions
-from babelsum.config import load_config
+from babelsum.config import dump_config, load_config
+from babelsum.config.units import slurm_mem, slurm_time
 from babelsum.errors import UserError
 from babelsum.plan import Plan
 from babelsum.state import ENDED, State, SweepFolder
+from babelsum.status_view import SHOWN_STATES
 from babelsum.sweep import TaskView, default_sweep_dir, load_sweep, open_sweep
 
-SHOWN_STATES = (State.DONE, State.RUNNING, State.PENDING, State.FAILED, State.BLOCKED, State.LOST)
-PROBLEMS = (State.FAILED, State.LOST, State.BLOCKED)
+PROBLEMS = (State.FAILED, State.LOST, State.BLOCKED, State.UNKNOWN)
 
 
 # ------------------------------------------------------------------ sweep
@@ -48,7 +51,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             return 0
         from babelsum.preflight import findings
 
-        found = findings(config, Path(args.config).resolve().parent, args.executor)
+        found = findings(config, Path(args.config[0]).resolve().parent, args.executor)
         problems = found.problems
         print("\npreflight: " + (f"{len(problems)} problem(s)" if problems else "no problem"))
         for line in [*problems, *(f"(notice) {n}" for n in found.notices)]:
@@ -115,76 +118,29 @@ def print_dry_run(plan: Plan, config, sweep_dir: Path, backend: backends.Backend
 # ------------------------------------------------------------------ status
 
 
-def status_table(views: list[TaskView], plan: Plan) -> str:
-    lines = [f"{'stage':<10}{'tasks':>7}" + "".join(f"{s:>9}" for s in SHOWN_STATES)]
-    for stage in plan.stages:
-        counts = Counter(v.state for v in views if v.task.stage == stage.name)
-        lines.append(
-            f"{stage.name:<10}{len(stage.tasks):>7}"
-            + "".join(f"{counts.get(s, 0):>9}" for s in SHOWN_STATES)
-        )
-    failed = [v for v in views if v.state in (State.FAILED, State.LOST)]
-    if failed:
-        lines.append("\nfailed or lost:")
-        for v in failed[:50]:
-            lines.append(f"  {v.task.key}: [{v.cause or 'unknown'}] {v.reason or ''}".rstrip())
-            last = last_error_line(v)
-            if last and last not in (v.reason or ""):
-                lines.append(f"      last error line: {last}")
-            if v.status.log:
-                lines.append(f"      log: {v.status.log}  (`launch logs SWEEP {v.task.key}`)")
-        if len(failed) > 50:
-            lines.append(f"  ... and {len(failed) - 50} more (`launch status --json`)")
-    reused = [v for v in views if v.status.reused_from]
-    if reused:
-        lines.append(
-            f"\nreused: {len(reused)} task(s) took the output of a done task with the same "
-            f"identity, e.g. {reused[0].task.key} from {reused[0].status.reused_from}"
-        )
-    blocked = [v for v in views if v.state == State.BLOCKED]
-    if blocked:
-        lines.append(
-            f"\nblocked: {len(blocked)} task(s) whose inputs are missing, e.g. {blocked[0].task.key}: "
-            f"{blocked[0].status.reason}"
-        )
-    return "\n".join(lines)
+def show_status(folder: SweepFolder, plan: Plan, views: list[TaskView]) -> None:
+    """The status table: rich, in colour, on a terminal; plain text in pipes and logs."""
+    status = status_view.sweep_status(folder, plan, views)
+    if sys.stdout.isatty():
+        from rich.console import Console
+
+        Console().print(status_view.rich_status(status))
+    else:
+        print(status_view.plain_status(status))
 
 
-def last_error_line(view: TaskView) -> str | None:
-    """The last line of the recorded traceback, if the task recorded one."""
-    lines = (view.status.error or "").strip().splitlines()
-    return lines[-1].strip() if lines else None
-
-
-def status_json(folder: SweepFolder, views: list[TaskView]) -> str:
-    tasks = [
-        {
-            "key": v.task.key,
-            "stage": v.task.stage,
-            "state": v.state,
-            "cause": v.cause,
-            "reason": v.reason,
-            "last_error_line": last_error_line(v),
-            "log": v.status.log,
-            "reused_from": v.status.reused_from,
-            "timing": v.status.timing,
-            "attempts": v.status.attempts,
-            "job_id": v.status.job_id,
-            "array_job_id": v.status.array_job_id,
-            "host": v.status.host,
-            "summary": v.status.summary,
-        }
-        for v in views
-    ]
-    counts = dict(Counter(str(v.state) for v in views))
-    return json.dumps({"sweep": str(folder.root), "tasks": tasks, "counts": counts}, indent=2)
+def status_json(folder: SweepFolder, plan: Plan, views: list[TaskView]) -> str:
+    return status_view.status_json(status_view.sweep_status(folder, plan, views))
 
 
 def print_status(
     folder: SweepFolder, plan: Plan, final: bool = False, as_json: bool = False
 ) -> int:
     views = api.views(folder, plan)
-    print(status_json(folder, views) if as_json else status_table(views, plan))
+    if as_json:
+        print(status_json(folder, plan, views))
+    else:
+        show_status(folder, plan, views)
     bad = [v for v in views if v.state in PROBLEMS]
     if final and not as_json:
         if bad:
@@ -200,12 +156,52 @@ def print_status(
 def cmd_status(args: argparse.Namespace) -> int:
     """Exit code 1 when a task failed or was lost (scripts can act on it), else 0."""
     folder, plan = open_sweep(args.sweep_dir)
+    if args.watch is not None:
+        return watch_status(folder, plan, args.watch)
     views = api.views(folder, plan)
     if args.timing:
         print(timing_table(views, plan))
         return 0
-    print(status_json(folder, views) if args.json else status_table(views, plan))
-    return 1 if any(v.state in (State.FAILED, State.LOST) for v in views) else 0
+    if args.json:
+        print(status_json(folder, plan, views))
+    else:
+        show_status(folder, plan, views)
+    return failed_code(views)
+
+
+def failed_code(views: list[TaskView]) -> int:
+    return 1 if any(v.state in (State.FAILED, State.LOST, State.UNKNOWN) for v in views) else 0
+
+
+def watch_status(folder: SweepFolder, plan: Plan, seconds: float) -> int:
+    """Refresh the status every `seconds` until every task has ended, or Ctrl-C: in place on
+    a terminal; elsewhere (a log file) a new table each time the counts change."""
+    import contextlib
+
+    live = None
+    if sys.stdout.isatty():
+        from rich.live import Live
+
+        live = Live(auto_refresh=False)
+    views = api.views(folder, plan)
+    shown = None
+    try:
+        with live or contextlib.nullcontext():
+            while True:
+                status = status_view.sweep_status(folder, plan, views)
+                if live is not None:
+                    live.update(status_view.rich_status(status), refresh=True)
+                elif Counter(v.state for v in views) != shown:
+                    shown = Counter(v.state for v in views)
+                    print(f"{time.strftime('%H:%M:%S')} {status_view.plain_status(status)}\n")
+                    sys.stdout.flush()
+                if all(v.state in ENDED for v in views):
+                    break
+                time.sleep(seconds)
+                views = api.views(folder, plan)
+    except KeyboardInterrupt:  # the way to stop watching: not an error
+        pass
+    return failed_code(views)
 
 
 def timing_table(views: list[TaskView], plan: Plan) -> str:
@@ -269,6 +265,7 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
         time=args.time,
         executor=args.executor,
         options=_options(args),
+        accept_config_change=args.accept_config_change,
     )
     if launched is None:
         print("every task is done; nothing to resubmit")
@@ -318,8 +315,11 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    print(f"cancelled {api.cancel(args.sweep_dir)} task(s)")
-    return 0
+    cancelled = api.cancel(args.sweep_dir)
+    print(f"cancelled {len(cancelled.stopped)} task(s); nothing more of this sweep starts")
+    for note in cancelled.notes:
+        print(note)
+    return 1 if cancelled.notes else 0
 
 
 # ------------------------------------------------------------------ other commands
@@ -353,17 +353,30 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from babelsum.tracking import ui_command
 
     folder, config, _ = load_sweep(args.sweep_dir)
-    command = ui_command(folder, config)
-    print("running:", " ".join(command))
-    return subprocess.call(command)
+    command = ui_command(folder, config, port=args.port, host=args.host)
+    print("running:" if not args.dry_run else "would run:", " ".join(command))
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"note: the MLflow UI has no login: whoever reaches {args.host}:{args.port} can see "
+            "and change this sweep's runs",
+            file=sys.stderr,
+        )
+    return 0 if args.dry_run else subprocess.call(command)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """The config as a sweep would record it: files merged, includes and overrides applied,
+    defaults filled in. Invalid: its errors, exit 2 (main prints them)."""
+    print(dump_config(load_config(args.config, args.overrides)), end="")
+    return 0
 
 
 def cmd_prefetch(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.overrides)
-    from babelsum.hub import prefetch
+    from babelsum.prefetch import prefetch
 
-    manifest = prefetch(config, args.cache_dir)
-    print(f"manifest: {manifest}")
+    for line in prefetch(config, Path(args.config[0]).resolve().parent, args.cache_dir):
+        print(line)
     return 0
 
 
@@ -387,20 +400,170 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_list(args: argparse.Namespace) -> int:
+    root = Path(args.folder) if args.folder else sweep_list.sweeps_root()
+    sweeps = api.list_sweeps(root)
+    if sys.stdout.isatty():
+        from rich.console import Console
+
+        Console().print(status_view.rich_list(sweeps, root))
+    else:
+        print(status_view.plain_list(sweeps, root))
+    return 0
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    import shtab
+
+    parser = build_parser()
+    # argparse has no public walk over a parser's arguments; shtab itself reads _actions
+    for action in parser._actions:
+        for sub in (action.choices or {}).values() if action.dest == "command" else []:
+            for arg in sub._actions:
+                if arg.dest in ("sweep_dir", "folder", "out_dir", "adapter_dir"):
+                    arg.complete = shtab.DIRECTORY
+                elif arg.dest in ("inputs", "config", "pred", "ref"):
+                    arg.complete = shtab.FILE
+    print(shtab.complete(parser, shell=args.shell))
+    return 0
+
+
+def version_text() -> str:
+    """babelsum's version, and python's, torch's and transformers' (from the installed
+    packages' metadata: importing torch would take seconds)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return (
+        f"babelsum {of('babelsum')} (python {platform.python_version()}, "
+        f"torch {of('torch')}, transformers {of('transformers')})"
+    )
+
+
+class ShowVersion(argparse.Action):
+    """`--version`, computed only when asked for."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        kwargs.update(nargs=0, default=argparse.SUPPRESS)
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())
+        parser.exit()
+
+
+def seconds(text: str) -> float:
+    """A refresh interval in seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds (the sweep folder comes first: "
+            "launch status SWEEP --watch)"
+        ) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} seconds: give a number above 0")
+    return value
+
+
+# ------------------------------------------------------------------ arguments
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a refused argument is one line (`error: ...`, exit 2), like every other
+    error of `launch`; `--help` still shows the usage."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (`{self.prog} --help`)\n")
+
+
+def positive_int(text: str) -> int:
+    """A count of 1 or more (argparse type): --jobs, --tail, --topics."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: give 1 or more")
+    return value
+
+
+def sbatch_mem(text: str) -> str:
+    """--mem as sbatch takes it, with a unit (config/units.py)."""
+    try:
+        return slurm_mem(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (got {text!r})") from None
+
+
+def sbatch_time(text: str) -> str:
+    """--time as sbatch takes it (config/units.py)."""
+    try:
+        return slurm_time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (got {text!r})") from None
+
+
+def new_sweep_dir(text: str) -> str:
+    """--sweep-dir: a folder to create (or an empty one), never an existing file."""
+    if Path(text).exists() and not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
+    return text
+
+
+def add_config_inputs(parser: argparse.ArgumentParser) -> None:
+    """CONFIG.yaml ... [key=value ...]: several files merge in order, overrides apply last."""
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="CONFIG.yaml|key=value",
+        help="config files (merged in order; later keys win) and overrides, e.g. "
+        "models[qwen2.5-0.5b].path=/data/qwen",
+    )
+
+
+def split_inputs(inputs: list[str]) -> tuple[list[str], list[str]]:
+    """Config files (ending .yaml or .yml) and overrides (key=value, no '/' in the key)."""
+
+    def is_override(arg: str) -> bool:
+        key, equals, _ = arg.partition("=")
+        return bool(equals) and "/" not in key
+
+    files = [a for a in inputs if not is_override(a) and a.endswith((".yaml", ".yml"))]
+    return files, [a for a in inputs if a not in files]
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Overrides may follow options (`launch sweep C.yaml --dry-run key=v`): what argparse
+    leaves over after the options joins the command's configs and overrides."""
+    args, rest = parser.parse_known_args(argv)
+    if rest and (not hasattr(args, "inputs") or any(a.startswith("-") for a in rest)):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if hasattr(args, "inputs"):
+        args.config, args.overrides = split_inputs([*args.inputs, *rest])
+    return args
+
+
 # ------------------------------------------------------------------ parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="launch", description="babelsum: multilingual summarization sweeps on SLURM"
-    )
+    p = Parser(prog="launch", description="babelsum: multilingual summarization sweeps on SLURM")
+    p.add_argument("--version", action=ShowVersion, help="print the versions and exit")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("sweep", help="expand a config into stages of tasks and run or submit them")
-    s.add_argument("config", help="sweep config YAML (e.g. configs/demo.yaml)")
-    s.add_argument("overrides", nargs="*", metavar="key.sub=value", help="override config values")
+    add_config_inputs(s)
     s.add_argument("--executor", choices=backends.NAMES, default="local")
-    s.add_argument("--sweep-dir", help="sweep folder (default: sweeps/<study>-<time>)")
+    s.add_argument(
+        "--sweep-dir", type=new_sweep_dir, help="sweep folder (default: sweeps/<study>-<time>)"
+    )
     s.add_argument(
         "--dry-run", action="store_true", help="print the plan and sbatch options; submit nothing"
     )
@@ -409,7 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--jobs",
-        type=int,
+        type=positive_int,
         help="local: tasks run in parallel (default engine.local_parallel_tasks)",
     )
     s.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -428,11 +591,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("status", help="per-stage counts and failure reasons of a sweep")
     s.add_argument("sweep_dir")
-    s.add_argument("--json", action="store_true")
-    s.add_argument(
+    shown = s.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="every task, for scripts")
+    shown.add_argument(
         "--timing", action="store_true", help="where the time went, per stage (done tasks)"
     )
+    shown.add_argument(
+        "--watch",
+        nargs="?",
+        const=5.0,
+        type=seconds,
+        metavar="SECONDS",
+        help="refresh every SECONDS (default 5) until every task has ended, or Ctrl-C",
+    )
     s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("list", help="the sweeps under a folder, newest first")
+    s.add_argument(
+        "folder", nargs="?", help=f"default: sweeps/ (or ${sweep_list.SWEEPS_ENV} when set)"
+    )
+    s.set_defaults(func=cmd_list)
 
     s = sub.add_parser(
         "resubmit", help="rerun only the tasks that did not finish, then what they feed"
@@ -446,18 +624,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="only these tasks (and what they feed), e.g. 'train/*/qlora/*' (repeatable)",
     )
     s.add_argument("--dry-run", action="store_true")
-    s.add_argument("--mem", help="new memory for the resubmitted stages, e.g. 64G")
-    s.add_argument("--time", help="new time limit for the resubmitted stages, e.g. 08:00:00")
+    s.add_argument("--mem", type=sbatch_mem, help="new memory for the resubmitted stages, e.g. 64G")
+    s.add_argument(
+        "--time", type=sbatch_time, help="new time limit for the resubmitted stages, e.g. 08:00:00"
+    )
     s.add_argument("--executor", choices=backends.NAMES, help="default: the sweep's executor")
+    s.add_argument(
+        "--accept-config-change",
+        action="store_true",
+        help="the config file was edited: take it, rerunning the tasks it changes",
+    )
     s.add_argument("--wait", action="store_true")
-    s.add_argument("--jobs", type=int)
+    s.add_argument("--jobs", type=positive_int)
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_resubmit)
 
     s = sub.add_parser("logs", help="print a task's log (either backend)")
     s.add_argument("sweep_dir")
     s.add_argument("key", help="a task key, e.g. train/qwen2.5-0.5b/full/fr")
-    s.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
+    s.add_argument("--tail", type=positive_int, metavar="N", help="only the last N lines")
     s.add_argument("--follow", action="store_true", help="keep printing until the task ends")
     s.set_defaults(func=cmd_logs)
 
@@ -483,20 +668,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("ui", help="open the MLflow UI on a sweep's tracking store")
     s.add_argument("sweep_dir")
+    s.add_argument("--port", type=int, default=5000)
+    s.add_argument(
+        "--host", default="127.0.0.1", help="interface to listen on (default: this machine only)"
+    )
+    s.add_argument("--dry-run", action="store_true", help="print the command; start nothing")
     s.set_defaults(func=cmd_ui)
+
+    s = sub.add_parser("completion", help="print a shell completion script for `launch`")
+    s.add_argument("shell", choices=["bash", "zsh", "tcsh"])
+    s.set_defaults(func=cmd_completion)
 
     s = sub.add_parser(
         "prefetch", help="on a login node: download every model and dataset a config names"
     )
-    s.add_argument("config")
-    s.add_argument("overrides", nargs="*", metavar="key.sub=value")
+    add_config_inputs(s)
     s.add_argument("--cache-dir", help="Hugging Face hub cache (default: HF_HUB_CACHE)")
     s.set_defaults(func=cmd_prefetch)
+
+    s = sub.add_parser(
+        "config", help="print the resolved config: files merged, includes and overrides applied"
+    )
+    add_config_inputs(s)
+    s.set_defaults(func=cmd_config)
 
     s = sub.add_parser("tiny-models", help="build tiny random models of the study's architectures")
     s.add_argument("out_dir")
     s.add_argument(
-        "--topics", type=int, default=160, help="synthetic topics to train the tokenizer on"
+        "--topics",
+        type=positive_int,
+        default=160,
+        help="synthetic topics to train the tokenizer on",
     )
     s.set_defaults(func=cmd_tiny_models)
 
@@ -504,13 +706,91 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("adapter_dir")
     s.add_argument("out_dir")
     s.set_defaults(func=cmd_merge)
+    add_examples(p, sub)
     return p
 
 
+EXAMPLES = {
+    "sweep": """\
+  launch sweep configs/demo.yaml            # the demo, here, in minutes
+  launch sweep configs/paper.yaml --executor slurm --dry-run
+  launch sweep configs/paper.yaml evaluate.max_new_tokens=96 --executor slurm
+  launch sweep configs/paper.yaml --executor slurm --reuse-from latest""",
+    "status": """\
+  launch status sweeps/paper-20250101-120000
+  launch status latest --watch              # in place, every 5 s, until every task has ended
+  launch status latest --json | jq '.tasks[] | select(.state == "failed") | .log'""",
+    "list": """\
+  launch list
+  launch list /scratch/$USER/sweeps""",
+    "resubmit": """\
+  launch resubmit latest --dry-run          # what would run again
+  launch resubmit latest --task 'train/*/qlora/*' --mem 64G""",
+    "logs": """\
+  launch logs latest train/qwen2.5-0.5b/full/fr --tail 50
+  launch logs latest evaluate/qwen2.5-0.5b/base/ja/novel --follow""",
+    "cancel": "  launch cancel latest",
+    "report": "  launch report latest",
+    "score": "  launch score --lang ja --pred predictions.txt --ref references.txt",
+    "sync": "  launch sync latest",
+    "ui": """\
+  launch ui latest --port 5001
+  # from a laptop: ssh -L 5001:localhost:5001 LOGIN_NODE, then open http://localhost:5001""",
+    "completion": """\
+  launch completion bash > ~/.local/share/bash-completion/completions/launch
+  launch completion zsh > ~/.zfunc/_launch  # with fpath+=(~/.zfunc) before compinit""",
+    "config": "  launch config configs/paper.yaml resources.train.time=08:00:00",
+    "prefetch": "  launch prefetch configs/paper.yaml --cache-dir /scratch/$USER/hf-cache",
+    "tiny-models": "  launch tiny-models models/tiny",
+    "merge": "  launch merge sweeps/paper-20250101-120000/tasks/train/phi-4-mini/qlora/fr/output "
+    "merged/phi-4-mini-fr",
+}
+
+
+def add_examples(parser: argparse.ArgumentParser, commands) -> None:
+    """An example per command, at the end of its --help (`latest`: the newest sweep)."""
+    parser.epilog = (
+        "a sweep folder may be given as `latest`: the newest sweep under sweeps/ "
+        f"(or ${sweep_list.SWEEPS_ENV}).\n`launch COMMAND --help` shows examples."
+    )
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    for name, command in commands.choices.items():
+        if name in EXAMPLES:
+            command.epilog = "examples:\n" + EXAMPLES[name]
+            command.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
+def use_latest(args: argparse.Namespace) -> None:
+    """`latest` as a sweep folder: the newest sweep under sweeps/ (or $BABELSUM_SWEEPS)."""
+    if args.command != "sweep" and getattr(args, "sweep_dir", None):
+        args.sweep_dir = _resolved(args.sweep_dir)
+    if getattr(args, "reuse_from", None):
+        args.reuse_from = [_resolved(s) for s in args.reuse_from]
+
+
+def _resolved(sweep_dir: str) -> str:
+    path, picked = sweep_list.resolve(sweep_dir)
+    if picked:
+        print(f"latest: {path}", file=sys.stderr)
+    return str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        args = parse_args(build_parser(), argv)
+    except SystemExit as exc:  # --help, --version, or a refused argument (one line printed)
+        return exc.code if isinstance(exc.code, int) else 0
+    try:
+        use_latest(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader gone away shows here, where it is handled below
+        return code
+    except BrokenPipeError:
+        # `launch status | head`: the reader has what it wanted. Python's recipe: point
+        # stdout at devnull, so that the flush at exit does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except UserError as exc:
         for line in exc.lines():
             print(f"error: {line}", file=sys.stderr)

@@ -206,9 +206,6 @@ def check_offline(config: SweepConfig, cache_dir: str | None = None) -> list[str
             and not Path(spec.path).expanduser().is_dir()
         ):
             missing.append(f"models.{name}: no model folder at {spec.path}")
-    if config.data.source == "wikipedia" and not config.data.wikipedia.recording:
-        missing.append(
-            "data.wikipedia reads articles from the Wikipedia API: run the prepare stage where "
-            "there is internet, or record the answers and set data.wikipedia.recording"
-        )
+    # Wikipedia articles are not on the Hub: preflight checks their snapshot
+    # (data/sources/wikipedia_snapshot.py), which `launch prefetch` writes too.
     return missing

@@ -230,6 +230,12 @@ def stage_settings(config: SweepConfig, stage: str, params: dict[str, Any]) -> d
     def dump(section: Any) -> Any:
         return section.model_dump(mode="json", exclude_none=True) if section is not None else None
 
+    def prompts(role: str) -> dict[str, Any]:
+        """The config's prompt set for a role, when it names one (a model's own is in its
+        dump); nothing otherwise, so configs without `prompts` keep their identities."""
+        choice = getattr(config.prompts, role)
+        return {"prompts": choice} if choice else {}
+
     models = config.models
     if stage == "prepare":
         return {"languages": config.languages, "data": dump(config.data), "seed": config.seed}
@@ -238,7 +244,7 @@ def stage_settings(config: SweepConfig, stage: str, params: dict[str, Any]) -> d
         return {
             "teacher": dump(teacher),
             "model": dump(models.get(teacher.model)) if teacher and teacher.model else None,
-        }
+        } | prompts("teacher")
     if stage == "split":
         return {"languages": config.languages, "split": dump(config.split)}
     if stage == "train":
@@ -250,7 +256,7 @@ def stage_settings(config: SweepConfig, stage: str, params: dict[str, Any]) -> d
         return {
             "method": method.model_dump(mode="json", exclude={"resources"}),
             "model": dump(models[method.model]),
-        }
+        } | prompts("student")
     if stage == "evaluate":
         return {
             "evaluate": config.evaluate.model_dump(
@@ -258,7 +264,7 @@ def stage_settings(config: SweepConfig, stage: str, params: dict[str, Any]) -> d
             ),
             "model": dump(models[params["model"]]),
             "seed": config.seed,
-        }
+        } | prompts("student")
     if stage == "judge":
         judge = config.evaluate.judge
         return {
@@ -270,19 +276,38 @@ def stage_settings(config: SweepConfig, stage: str, params: dict[str, Any]) -> d
     return {"evaluate": dump(config.evaluate), "seed": config.seed}  # gather
 
 
-def train_key(model: str, method: str, train_lang: str) -> str:
-    return f"train/{model}/{method}/{train_lang}"
+def trained_label(method: str, train_lang: str | None, seed: int | None = None) -> str:
+    """How an evaluation key names the model: `base`, `full-fr`, or `full-fr-seed1` when the
+    sweep trains several seeds."""
+    if method == BASE:
+        return BASE
+    return f"{method}-{train_lang}" + (f"-seed{seed}" if seed is not None else "")
+
+
+def train_key(model: str, method: str, train_lang: str, seed: int | None = None) -> str:
+    return f"train/{model}/{method}/{train_lang}" + (f"/seed{seed}" if seed is not None else "")
 
 
 def evaluate_key(
-    model: str, method: str, train_lang: str | None, eval_lang: str, test_set: str
+    model: str,
+    method: str,
+    train_lang: str | None,
+    eval_lang: str,
+    test_set: str,
+    seed: int | None = None,
 ) -> str:
-    trained = BASE if method == BASE else f"{method}-{train_lang}"
-    return f"evaluate/{model}/{trained}/{eval_lang}/{test_set}"
+    return f"evaluate/{model}/{trained_label(method, train_lang, seed)}/{eval_lang}/{test_set}"
 
 
-def judge_key(model: str, method: str, train_lang: str, eval_lang: str, test_set: str) -> str:
-    return f"judge/{model}/{method}-{train_lang}/{eval_lang}/{test_set}"
+def judge_key(
+    model: str, method: str, train_lang: str, eval_lang: str, test_set: str, seed=None
+) -> str:
+    return f"judge/{model}/{trained_label(method, train_lang, seed)}/{eval_lang}/{test_set}"
+
+
+def key_seed(params: dict[str, Any]) -> int | None:
+    """The seed a task's key names: only when the sweep trains several seeds."""
+    return params["seed"] if params.get("several_seeds") else None
 
 
 def make_plan(config: SweepConfig) -> Plan:
@@ -325,16 +350,28 @@ def make_plan(config: SweepConfig) -> Plan:
         split_inputs["teacher_shards"] = tuple(t.key for t in shards)
     split = add("split", [("split", {}, split_inputs, {})])[0]
 
+    # one train task per (model, method, language) and seed; several seeds name the seed in
+    # the key, one seed reads as without seeds
+    seeds = config.train.seeds
     train_specs, own = [], {}
     for m in config.train.methods:
         for lang in config.train.languages:
-            params = {"model": m.model, "method": m.label, "train_lang": lang}
-            key = train_key(m.model, m.label, lang)
-            train_specs.append((key, params, {"split": split.key}, {}))
-            if m.resources is not None:
-                own[key] = config.resources.for_stage("train", m.resources)
+            for seed in seeds or [None]:
+                params = {"model": m.model, "method": m.label, "train_lang": lang}
+                if seed is not None:
+                    params |= {"seed": seed, "several_seeds": len(seeds) > 1}
+                key = train_key(m.model, m.label, lang, key_seed(params))
+                train_specs.append((key, params, {"split": split.key}, {}))
+                if m.resources is not None:
+                    own[key] = config.resources.for_stage("train", m.resources)
     trained = add("train", train_specs, own)
 
+    # every trained and base model on every evaluation language and test set, except the
+    # same-topic cells that cannot exist: the diagonal (a same-topic article in the training
+    # language would be the training article itself), and for a base model, a language that
+    # no same-topic cell evaluates on
+    same_topic = set(config.same_topic_pairs)
+    same_topic_langs = {y for _, y in same_topic}
     eval_specs = []
     base_models = (
         sorted({m.model for m in config.train.methods}) if config.evaluate.base_models else []
@@ -342,6 +379,8 @@ def make_plan(config: SweepConfig) -> Plan:
     for eval_lang in config.eval_languages:
         for test_set in config.evaluate.test_sets:
             for model in base_models:
+                if test_set == "same_topic" and eval_lang not in same_topic_langs:
+                    continue
                 params = {
                     "model": model,
                     "method": BASE,
@@ -353,8 +392,12 @@ def make_plan(config: SweepConfig) -> Plan:
                 eval_specs.append((key, params, {"split": split.key}, {}))
             for t in trained:
                 p = t.params
+                if test_set == "same_topic" and (p["train_lang"], eval_lang) not in same_topic:
+                    continue
                 params = {**p, "eval_lang": eval_lang, "test_set": test_set}
-                key = evaluate_key(p["model"], p["method"], p["train_lang"], eval_lang, test_set)
+                key = evaluate_key(
+                    p["model"], p["method"], p["train_lang"], eval_lang, test_set, key_seed(p)
+                )
                 eval_specs.append((key, params, {"split": split.key, "model": t.key}, {}))
     per_task = config.evaluate.cells_per_task
     evaluated = add("evaluate", eval_specs, packs=by_model(eval_specs, "evaluate", per_task))
@@ -367,7 +410,9 @@ def make_plan(config: SweepConfig) -> Plan:
             if p["method"] == BASE:
                 continue
             base = evaluate_key(p["model"], BASE, None, p["eval_lang"], p["test_set"])
-            key = judge_key(p["model"], p["method"], p["train_lang"], p["eval_lang"], p["test_set"])
+            key = judge_key(
+                p["model"], p["method"], p["train_lang"], p["eval_lang"], p["test_set"], key_seed(p)
+            )
             inputs = {"split": split.key, "predictions": t.key, "base_predictions": base}
             judge_specs.append((key, dict(p), inputs, {}))
         judged = add("judge", judge_specs, packs=by_model(judge_specs, "judge", per_task))
@@ -383,7 +428,7 @@ def by_model(specs: list[tuple], stage: str, cells_per_task: int | None = None) 
     counts: dict[str, int] = {}
     packs = {}
     for key, params, _, _ in specs:
-        trained = BASE if params["method"] == BASE else f"{params['method']}-{params['train_lang']}"
+        trained = trained_label(params["method"], params["train_lang"], key_seed(params))
         model = f"{stage}/{params['model']}/{trained}"
         position = counts[model] = counts.get(model, -1) + 1
         packs[key] = model if cells_per_task is None else f"{model}#{position // cells_per_task}"

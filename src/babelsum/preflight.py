@@ -36,11 +36,14 @@ def findings(config: SweepConfig, config_dir: Path | None, executor: str) -> Fin
     """Everything found, one line per problem; no problem: the sweep can be submitted."""
     found = Findings()
     if config.offline:
+        from babelsum.data.sources.wikipedia_snapshot import offline_problems
         from babelsum.hub import check_offline
 
         found.problems += check_offline(config)
+        found.problems += offline_problems(config, config_dir)
     found.problems += deepspeed_files(config, config_dir)
-    found.problems += lora_targets(config)
+    lora_targets(config, found)
+    found.problems += prompt_sets(config, config_dir)
     if executor == "slurm":
         slurm_resources(config, found)
     return found
@@ -83,35 +86,46 @@ def deepspeed_files(config: SweepConfig, config_dir: Path | None) -> list[str]:
     return problems
 
 
-def lora_targets(config: SweepConfig) -> list[str]:
+def lora_targets(config: SweepConfig, found: Findings) -> None:
     """Named LoRA target modules exist in the model, checked on its skeleton (meta device:
-    its config, no weights). A model that cannot be found is reported by the offline check
-    or, online, here."""
+    its config, no weights); with `target_modules_match: suffix`, those that match nothing are
+    a notice. A model that cannot be found is reported by the offline check or, online, here."""
     methods = [
         (i, m)
         for i, m in enumerate(config.train.methods)
         if m.method in ("lora", "qlora") and isinstance(m.target_modules, list)
     ]
     if not methods:
-        return []
+        return
     from babelsum.errors import ModelLoadError, TargetModuleError
     from babelsum.models.loading import model_skeleton
-    from babelsum.models.lora_targets import check_target_modules
+    from babelsum.models.lora_targets import match_target_modules
 
-    problems = []
     skeletons: dict[str, object] = {}
     for i, method in methods:
         where = f"train.methods[{i}].target_modules"
         try:
             if method.model not in skeletons:
                 skeletons[method.model] = model_skeleton(config.models[method.model])
-            check_target_modules(skeletons[method.model], method.target_modules)
+            match = match_target_modules(
+                skeletons[method.model], method.target_modules, method.target_modules_match
+            )
         except TargetModuleError as exc:
-            problems.append(f"{where}: {exc}")
+            found.problems.append(f"{where}: {exc}")
         except ModelLoadError as exc:
             if not config.offline:  # offline, check_offline has named the missing model
-                problems.append(f"models.{method.model}: {exc}")
-    return problems
+                found.problems.append(f"models.{method.model}: {exc}")
+        else:
+            if match.unmatched:
+                found.notices.append(f"{where}: {match.notice()}")
+
+
+def prompt_sets(config: SweepConfig, config_dir: Path | None) -> list[str]:
+    """Every chosen prompt set exists and renders, for each study language, what its models
+    read (chat messages, a plain prompt or a seq2seq input)."""
+    from babelsum.models.prompts.check import prompt_set_problems
+
+    return prompt_set_problems(config, config_dir)
 
 
 # ---------------------------------------------------------------- the cluster

@@ -36,6 +36,16 @@ def escalate(
         if megabytes(new) <= megabytes(res.mem):
             return Escalation(key, {}, f"{key}: out of memory at engine.retry.max_mem {res.mem}")
         return Escalation(key, {"mem": new}, f"{key}: memory {res.mem} -> {new} ({cause})")
+    if cause == Cause.GPU_OUT_OF_MEMORY:
+        # More GPUs would change the effective batch (gradient_accumulation is per process),
+        # and more host memory does not help: the researcher chooses.
+        return Escalation(
+            key,
+            {},
+            f"{key}: out of GPU memory; resubmitted as it was: lower per_device_batch_size "
+            "(raising gradient_accumulation to keep the batch), turn on gradient_checkpointing, "
+            "or give the method more GPUs (tasks_per_node) and divide gradient_accumulation",
+        )
     if cause == Cause.TIME_LIMIT:
         if res.time is None:
             return Escalation(key, {}, f"{key}: time limit, but no `time` is set to raise")

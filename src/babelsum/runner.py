@@ -25,7 +25,7 @@ from babelsum.config import SweepConfig
 from babelsum.errors import StageError, UserError
 from babelsum.plan import Plan, Task
 from babelsum.stages import StageContext
-from babelsum.state import Cause, State, SweepFolder, TaskStatus
+from babelsum.state import Cause, State, SweepFolder
 from babelsum.sweep import load_sweep
 
 ERROR_LINES = 15
@@ -145,6 +145,17 @@ def _run(
 
     # ---- 2. the attempt starts: status, temporary output, work folder, tracker
     attempt = _start_attempt(folder, task, placement) if main else 0
+    if folder.cancel_requested():  # looked at after recording `running`: see api.cancel
+        if main:
+            _record(
+                folder,
+                task,
+                state=State.FAILED,
+                cause=Cause.CANCELLED,
+                reason="cancelled by `launch cancel`",
+                ended=time.time(),
+            )
+        raise TaskFailed(f"{task.key}: cancelled by `launch cancel`")
     tmp_output = folder.task_dir(task.key) / f"output.tmp-{placement.attempt_id}"
     if main:
         for old in folder.task_dir(task.key).glob("output.tmp-*"):
@@ -181,7 +192,12 @@ def _run(
 
     # ---- 4. outputs in place, then `done`
     if main:
-        folder.publish_output(task.key, tmp_output)
+        try:
+            folder.publish_output(task.key, tmp_output)
+        except OSError as exc:  # disk full, quota, a folder removed under us: say so
+            reason = f"could not publish its outputs to {folder.output_dir(task.key)}: {exc}"
+            _fail(folder, task, main, tracker, Cause.ERROR, reason=reason, error=None)
+            raise TaskFailed(reason) from None
         if config.engine.cache_dir:
             from babelsum.reuse import remember
 
@@ -196,7 +212,7 @@ def _run(
 
 
 def _start_attempt(folder: SweepFolder, task: Task, placement: Placement) -> int:
-    status = folder.read_status(task.key) or TaskStatus(task.key, task.stage, task.index)
+    status = folder.status_of(task)
     status.state, status.attempts = State.RUNNING, status.attempts + 1
     status.params_hash, status.host, status.pid = (
         task.params_hash,
@@ -241,8 +257,11 @@ def _open_tracker(
 
 
 def cause_of(exc: BaseException) -> Cause:
-    """Out of memory (CUDA's OutOfMemoryError, MemoryError, "out of memory" in the message:
-    a resubmission can ask for more), an interrupt, or another exception."""
+    """Out of GPU memory (torch's OutOfMemoryError), out of host memory (MemoryError, "out of
+    memory" in the message: a resubmission can ask for more), a time limit, an interrupt, or
+    another exception."""
+    if type(exc).__name__ == "OutOfMemoryError" or "cuda out of memory" in str(exc).lower():
+        return Cause.GPU_OUT_OF_MEMORY  # torch.OutOfMemoryError: the GPU's memory
     if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
         return Cause.OUT_OF_MEMORY
     if "timed-out" in str(exc):  # submitit, at a time limit after its last requeue
@@ -272,7 +291,7 @@ def _fail(folder, task, main, tracker, cause: Cause, *, reason: str, error: str 
 
 
 def _record(folder: SweepFolder, task: Task, **fields) -> None:
-    status = folder.read_status(task.key) or TaskStatus(task.key, task.stage, task.index)
+    status = folder.status_of(task)
     for name, value in fields.items():
         setattr(status, name, value)
     status.params_hash = task.params_hash

@@ -10,9 +10,11 @@ from babelsum.data.quarantine import Rejected
 from babelsum.data.sources.files import read_files
 from babelsum.data.sources.hf import read_hf
 from babelsum.data.sources.wikipedia import read_wikipedia
+from babelsum.data.sources.wikipedia_api import Collection, collect_pages
 from babelsum.errors import SourceError
 
 REPLAY = Path(__file__).parent / "wikipedia_replay"
+LANGS = ["en", "fr", "de", "ja"]
 # Markup, files, tables and trailing sections of the recorded articles that must be gone.
 MARKUP_LEFTOVERS = "{{ [[ <ref thumb vignette Reflist wikitable Catégorie Category 1901".split()
 MARKUP_LEFTOVERS += ["External links", "Official website", "Notes et références"]
@@ -133,21 +135,77 @@ def test_wikipedia_from_a_recorded_replay():
         ("en:Tiny", "en"),  # no Wikidata item: a topic of its own
         ("Q90", "fr"),
         ("Q1268", "fr"),
+        ("Q1268", "en"),  # the French good article's English version, through its language link
+        ("Q11982", "fr"),  # and the other way round
     ]
     paris_en, paris_fr = records[0], records[3]
     assert paris_en["url"] == "https://en.wikipedia.org/wiki/Paris"
     assert paris_en["text"].startswith("Paris is the capital and largest city of France.")
     assert paris_fr["text"].startswith("Paris est la capitale de la France")
+    assert records[6]["text"].startswith("La photosynthèse est le processus")
     for r in records:
         for leftover in MARKUP_LEFTOVERS:
             assert leftover not in r["text"], (r["title"], leftover)
         assert r["summary"] is None and r["source"] == "wikipedia"
 
 
+def test_wikipedia_topics_aligned_through_language_links():
+    """The replay (a stand-in for Wikipedia) describes four topics; some miss some languages."""
+    found = Collection()
+    pages = list(collect_pages(WikipediaSource(recording=str(REPLAY)), LANGS, found))
+    assert found.topics == {
+        "Q90": {"en": "Paris", "fr": "Paris", "de": "Paris", "ja": "パリ"},
+        "Q11982": {"en": "Photosynthesis", "de": "Photosynthese", "fr": "Photosynthèse",
+                   "ja": "光合成"},  # ja from the continued langlinks answer
+        "Q1268": {"fr": "Frédéric Chopin", "de": "Frédéric Chopin", "en": "Frédéric Chopin"},
+        "Q39231": {"ja": "富士山", "en": "Mount Fuji"},
+    }  # fmt: skip
+    assert found.counts == {
+        "en": {"listed": 3, "linked": 2},
+        "fr": {"listed": 2, "linked": 1},
+        "de": {"listed": 2, "linked": 1},
+        "ja": {"listed": 1, "linked": 2},
+    }
+    assert found.namespaces["de"] == ["Datei", "Kategorie"]
+    shown = [(p["language"], p["wikidata_item"], p["quality"]) for p in pages]
+    assert shown == [
+        ("en", "Q90", "featured"), ("en", "Q11982", "featured"), ("en", None, "featured"),
+        ("fr", "Q90", "featured"), ("fr", "Q1268", "good"),
+        ("de", "Q1268", "featured"), ("de", "Q11982", "good"),
+        ("ja", "Q39231", "good"),
+        # linked: the topics in most languages first, whatever order the API answers in
+        ("en", "Q1268", "none"), ("en", "Q39231", "none"),  # Mount Fuji's content came later
+        ("fr", "Q11982", "none"), ("de", "Q90", "none"),
+        ("ja", "Q90", "none"), ("ja", "Q11982", "none"),
+    ]  # fmt: skip
+    fuji = pages[9]
+    assert fuji["title"] == "Mount Fuji" and "stratovolcano" in fuji["wikitext"]
+    assert fuji["category"] is None and pages[0]["category"] == "Category:Featured articles"
+    for page in pages:
+        assert isinstance(page["revision_id"], int) and page["revision_timestamp"]
+        assert page["retrieved"].endswith("Z") and page["url"].startswith("https://")
+
+
+def test_wikipedia_linked_articles_capped_or_not_followed():
+    capped = WikipediaSource(recording=str(REPLAY), linked_limit_per_language=1)
+    found = Collection()
+    linked = [
+        (p["language"], p["title"])
+        for p in collect_pages(capped, LANGS, found)
+        if p["quality"] == "none"
+    ]
+    assert linked == [("en", "Frédéric Chopin"), ("fr", "Photosynthèse"), ("de", "Paris"),
+                      ("ja", "パリ")]  # fmt: skip
+    assert found.topics["Q39231"] == {"ja": "富士山", "en": "Mount Fuji"}  # there, over the cap
+    alone = WikipediaSource(recording=str(REPLAY), follow_langlinks=False)
+    assert {p["quality"] for p in collect_pages(alone, LANGS, Collection())} == {"featured", "good"}
+
+
 def test_wikipedia_limit_and_a_gap_in_the_recording():
     config = WikipediaSource(recording=str(REPLAY), limit_per_language=1)
     assert [r["title"] for r in read_wikipedia(config, ["en"])] == ["Paris"]
-    with pytest.raises(SourceError, match="no answer for de.wikipedia.org"):
-        list(read_wikipedia(config, ["de"]))
-    with pytest.raises(SourceError, match="no default good/featured categories for 'it'"):
+    config = WikipediaSource(recording=str(REPLAY), categories={"it": ["Categoria:Voci"]})
+    with pytest.raises(SourceError, match="no answer for it.wikipedia.org"):
         list(read_wikipedia(config, ["it"]))
+    with pytest.raises(SourceError, match="no default good/featured categories for 'es'"):
+        list(read_wikipedia(config, ["es"]))

@@ -93,6 +93,8 @@ def test_the_evaluation_matrix_covers_every_model_language_and_test_set(plan):
         for m, x, lang in trained
         for e in ("en", "de")  # evaluate.languages, not the sweep's
         for s in ("novel", "same_topic")
+        # no same-topic cell on the diagonal: it would be the training article itself
+        if not (s == "same_topic" and e == lang)
     } | {
         (m, "base", None, e, s)
         for m in ("mbart", "qwen")
@@ -102,7 +104,40 @@ def test_the_evaluation_matrix_covers_every_model_language_and_test_set(plan):
     assert cells == expected
     assert len(plan.stage("evaluate").tasks) == len(expected)
     # the judge compares each trained cell with its base cell
-    assert len(plan.stage("judge").tasks) == len(trained) * 2 * 2
+    assert len(plan.stage("judge").tasks) == len([c for c in expected if c[1] != "base"])
+
+
+def test_a_base_model_is_evaluated_on_same_topic_articles_only_where_a_cell_exists():
+    config = copy.deepcopy(CONFIG) | {"train": CONFIG["train"] | {"languages": ["en"]}}
+    evaluated = set(keys(make_plan(validate_config(config)), "evaluate"))
+    assert "evaluate/qwen/base/de/same_topic" in evaluated  # the en>de cell
+    assert "evaluate/qwen/base/en/same_topic" not in evaluated  # no cell evaluates on en
+    assert "evaluate/qwen/full-en/en/same_topic" not in evaluated
+
+
+def test_several_seeds_give_a_train_task_each_and_name_the_seed():
+    config = copy.deepcopy(CONFIG)
+    config["train"]["seeds"] = [0, 1]
+    plan = make_plan(validate_config(config))
+    assert keys(plan, "train")[:4] == [
+        "train/qwen/full/en/seed0",
+        "train/qwen/full/en/seed1",
+        "train/qwen/full/fr/seed0",
+        "train/qwen/full/fr/seed1",
+    ]
+    by_key = plan.by_key()
+    assert by_key["train/qwen/full/en/seed1"].params["seed"] == 1
+    assert by_key["evaluate/qwen/full-fr-seed1/de/novel"].inputs["model"] == (
+        "train/qwen/full/fr/seed1"
+    )
+    assert "judge/qwen/full-fr-seed1/de/novel" in by_key
+    # each seed's model is loaded once for its cells
+    assert by_key["evaluate/qwen/full-fr-seed1/de/novel"].pack == "evaluate/qwen/full-fr-seed1"
+    # one seed reads as without seeds: the same keys, the seed in the params
+    config["train"]["seeds"] = [7]
+    one = make_plan(validate_config(config))
+    assert keys(one, "train") == [k.removesuffix("/seed0") for k in keys(plan, "train")[::2]]
+    assert one.by_key()["train/qwen/full/en"].params["seed"] == 7
 
 
 def test_every_task_names_its_inputs(plan):
@@ -199,8 +234,10 @@ def test_a_data_change_reaches_every_identity_but_only_the_prepare_hash():
 def test_the_cells_of_one_model_run_as_one_job_unless_split_by_cells_per_task(plan):
     evaluate = plan.stage("evaluate")
     jobs = evaluate.jobs(evaluate.tasks)
-    # one job per evaluated model: 6 trained models and 2 base models, 4 cells each
-    assert len(jobs) == 8 and {len(job) for job in jobs} == {4}
+    # one job per evaluated model: 6 trained models and 2 base models; 4 cells each, but
+    # 3 for a model trained on en (en has no same-topic cell for it)
+    assert len(jobs) == 8
+    assert sorted(len(job) for job in jobs) == [3, 3, 3, 4, 4, 4, 4, 4]
     assert all(
         len({(t.params["model"], t.params["method"], t.params["train_lang"]) for t in job}) == 1
         for job in jobs
@@ -218,7 +255,7 @@ def test_the_cells_of_one_model_run_as_one_job_unless_split_by_cells_per_task(pl
         validate_config({**CONFIG, "evaluate": {**CONFIG["evaluate"], "cells_per_task": 3}})
     )
     sizes = sorted(len(job) for job in split.stage("evaluate").jobs(split.stage("evaluate").tasks))
-    assert sizes == [1] * 8 + [3] * 8
+    assert sizes == [1] * 5 + [3] * 8
     # a subset (a resubmission) keeps the packs of the tasks it holds
     some = [t for t in evaluate.tasks if t.params["eval_lang"] == "de"]
     assert sorted(len(job) for job in evaluate.jobs(some)) == [2] * 8

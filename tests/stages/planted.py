@@ -69,6 +69,10 @@ def write_split(folder: Path, langs: list[str]) -> Path:
     rows = test_rows(langs)
     for name in ("train", "validation", "test_novel", "test_same_topic"):
         datasets.Dataset.from_list(rows).save_to_disk(str(folder / name))
+    # every topic in every same-topic cell (the planted splits are not a real split)
+    topics = [f"topic-{t.lower()}" for t in TOPICS]
+    cells = {f"{x}>{y}": topics for x in langs for y in langs if x != y}
+    (folder / "same_topic_cells.json").write_text(json.dumps(cells))
     return folder
 
 

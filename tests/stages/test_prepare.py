@@ -92,11 +92,15 @@ def test_wikipedia_prepare_from_the_replay(tmp_path):
         "wikipedia": {"recording": str(REPLAY)},
         "cleaning": {"min_chars": 100},
     }
-    ctx = make_context(tmp_path, config_with(data), "prepare")
+    config = config_with(data) | {"hf_cache": str(tmp_path / "hub")}  # no snapshot there
+    ctx = make_context(tmp_path, config, "prepare")
     prepare.run(ctx)
     dataset = datasets.load_from_disk(str(ctx.output_dir / "dataset"))
     found = sorted(zip(dataset["article_id"], dataset["language"], strict=True))
-    assert found == [("Q11982", "en"), ("Q1268", "fr"), ("Q90", "en"), ("Q90", "fr")]
+    assert found == [  # each topic in both languages, through the language links
+        ("Q11982", "en"), ("Q11982", "fr"), ("Q1268", "en"), ("Q1268", "fr"),
+        ("Q90", "en"), ("Q90", "fr"),
+    ]  # fmt: skip
     (stub,) = read_jsonl(ctx.output_dir / "quarantine.jsonl")
     assert stub["reason"] == "too_short" and stub["article_id"] == "en:Tiny"
 

@@ -2,6 +2,7 @@
 
 from babelsum.config.load import (
     apply_override,
+    config_paths,
     dump_config,
     load_config,
     parse_override,
@@ -58,6 +59,7 @@ __all__ = [
     "TeacherConfig",
     "TrainMethod",
     "apply_override",
+    "config_paths",
     "dump_config",
     "load_config",
     "parse_override",

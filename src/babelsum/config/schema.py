@@ -6,10 +6,12 @@ overrides and turning validation errors into lines live in load.py. No ML librar
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -20,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from babelsum.config.units import slurm_mem, slurm_time
 from babelsum.errors import ConfigError
 from babelsum.lang.codes import LANGUAGES
 
@@ -34,6 +37,7 @@ ARTICLE_FIELDS = (
     "summary_source",  # "gold", "teacher" or None
     "url",
     "source",  # synthetic, files, hf or wikipedia
+    "source_split",  # the source's own split (train, validation, test), for split.use_official
 )
 STAGES = ("prepare", "teacher", "split", "train", "evaluate", "judge", "gather")
 TEST_SETS = ("novel", "same_topic")
@@ -41,7 +45,8 @@ METHODS = ("full", "qlora", "lora", "seq2seq")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    # nan and inf pass `gt=0` checks (inf > 0) and only fail deep inside a task
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False)
 
 
 def _check_lang(code: str) -> str:
@@ -50,27 +55,92 @@ def _check_lang(code: str) -> str:
     return code
 
 
+def _unique(values: list, what: str) -> list:
+    """Each entry once: a repeated language or test set would give two tasks one key."""
+    repeated = sorted({str(v) for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{', '.join(map(repr, repeated))} listed twice; list each {what} once")
+    return values
+
+
+def _check_langs(codes: list[str] | None) -> list[str] | None:
+    return None if codes is None else _unique([_check_lang(c) for c in codes], "language")
+
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def safe_name(name: str) -> str:
+    """A name that becomes a folder of the sweep (task keys, output paths): one safe segment."""
+    if not _SAFE_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(
+            f"{name!r} is not a safe name: use 1 to 100 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit, without '..'"
+        )
+    return name
+
+
+def did_you_mean(word: str, options: list[str]) -> str:
+    """ " (did you mean 'train'?)" for a near miss, else ""."""
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 Lang = Annotated[str, Field(min_length=2, max_length=3)]
 
-_MEM = re.compile(r"^\d+[KMGT]?$")
-_TIME = re.compile(r"^(\d+-)?\d{1,2}(:\d{2}){0,2}$")
+# Ceilings on sizes that can only be mistakes (a typo's extra zeros): such a value would run
+# for weeks or exhaust memory before anything said so. The error names the ceiling.
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]  # numpy's seed range
+Topics = Annotated[int, Field(gt=0, le=10_000_000)]
+Steps = Annotated[int, Field(gt=0, le=100_000_000)]
+Epochs = Annotated[float, Field(gt=0, le=10_000)]
+BatchSize = Annotated[int, Field(gt=0, le=65_536)]
+Tokens = Annotated[int, Field(gt=0, le=1_048_576)]  # per sequence
+BatchTokens = Annotated[int, Field(gt=0, le=100_000_000)]
+Shards = Annotated[int, Field(gt=0, le=100_000)]
+
+# Values that go on an `#SBATCH` line: a newline would end the line and inject shell lines
+# into the batch script (and turn off every `#SBATCH` line after it).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SBATCH_OPTION = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
+_CONTROL_TEXT = "control characters (newline, tab, ...) are not allowed on an #SBATCH line"
+
+
+def _one_line(value: str | None) -> str | None:
+    if value is not None and _CONTROL.search(value):
+        raise ValueError(_CONTROL_TEXT)
+    return value
 
 
 class _SlurmFormats(Strict):
-    """Checks shared by stage resources and their overrides."""
+    """Checks shared by stage resources and their overrides (formats: config/units.py)."""
 
-    @field_validator("mem", check_fields=False)
+    @field_validator("mem", mode="before", check_fields=False)
     @classmethod
-    def _mem(cls, v: str | None) -> str | None:
-        if v is not None and (not _MEM.match(v) or int(re.sub(r"\D", "", v)) <= 0):
-            raise ValueError(f"mem must be a positive size like 16G or 4000M, got {v!r}")
-        return v
+    def _mem(cls, v: object) -> str | None:
+        return None if v is None else slurm_mem(v)
 
-    @field_validator("time", check_fields=False)
+    @field_validator("time", mode="before", check_fields=False)
     @classmethod
-    def _time(cls, v: str | None) -> str | None:
-        if v is not None and not _TIME.match(v):
-            raise ValueError(f"time must look like HH:MM:SS or D-HH:MM:SS, got {v!r}")
+    def _time(cls, v: object) -> str | None:
+        return None if v is None else slurm_time(v)
+
+    _text = field_validator("partition", "account", "qos", "constraint", check_fields=False)(
+        lambda cls, v: _one_line(v)
+    )
+
+    @field_validator("extra", check_fields=False)
+    @classmethod
+    def _extra(cls, v: dict | None) -> dict | None:
+        for option, value in (v or {}).items():
+            if not _SBATCH_OPTION.fullmatch(option):
+                raise ValueError(
+                    f"{option!r} is not an sbatch option name (letters, digits, '-', '_')"
+                )
+            if isinstance(value, str) and _CONTROL.search(value):
+                raise ValueError(f"{option}: {_CONTROL_TEXT}")
         return v
 
 
@@ -152,8 +222,8 @@ class ResourcesConfig(Strict):
 
 
 class SyntheticSource(Strict):
-    topics: PositiveInt = 160
-    seed: int = 0
+    topics: Topics = 160
+    seed: Seed = 0
 
 
 def _check_columns(mapping: dict[str, str]) -> dict[str, str]:
@@ -202,8 +272,23 @@ class WikipediaSource(Strict):
         default_factory=dict, description="language -> categories; defaults to good/featured"
     )
     limit_per_language: PositiveInt = 500
+    # also fetch the other study languages' versions of each topic (through the language
+    # links), good/featured or not, so that the same topics exist in several languages
+    follow_langlinks: bool = True
+    linked_limit_per_language: PositiveInt | None = Field(
+        None, description="articles per language reached through language links; "
+        "default: limit_per_language"
+    )  # fmt: skip
+    snapshot: str | None = Field(
+        None, description="folder `launch prefetch` writes and offline prepare reads (relative "
+        "to the config file); default: <hf_cache>/babelsum-wikipedia/<languages>-<settings hash>"
+    )  # fmt: skip
     recording: str | None = Field(None, description="replay API answers from this folder (offline)")
     user_agent: str = "babelsum (research; https://github.com/babelsum)"
+    # the page's wikitext as the article text, markup and all, as the original study fed its
+    # models (paper-as-run); the cleaner still strips markup unless data.cleaning.strip_markup
+    # is false
+    raw_wikitext: bool = False
 
 
 class CleaningConfig(Strict):
@@ -214,6 +299,8 @@ class CleaningConfig(Strict):
     # how sure py3langid must be that a text is in another language (0.99 under 300 chars)
     min_language_confidence: Annotated[float, Field(ge=0, le=1)] = 0.9
     dedupe: bool = True  # quarantine a repeated (article_id, language) or a repeated text
+    # remove markup left over from HTML or wikitext; false keeps it (raw wikitext, as run)
+    strip_markup: bool = True
 
 
 class DataConfig(Strict):
@@ -233,17 +320,100 @@ class DataConfig(Strict):
         return self
 
 
-class SplitConfig(Strict):
-    """Sizes in topics (one topic = the same article in each language)."""
+_SHARE = re.compile(r"^(\d+(?:\.\d+)?)\s*%$")
+_PAIR = re.compile(r"^([a-z]{2,3})>([a-z]{2,3})$")
 
-    validation_topics: NonNegativeInt = 10
-    test_novel_topics: PositiveInt = 20
-    test_same_topic_per_language: NonNegativeInt = 20
+
+def _topic_count(v: int | str) -> int | str:
+    """A count of topics (10) or a share of all topics ("10%")."""
+    if isinstance(v, bool):
+        raise ValueError(f"expected a number of topics or a share like '10%', got {v!r}")
+    if isinstance(v, int):
+        if v < 0:
+            raise ValueError(f"a number of topics must be 0 or more, got {v}")
+        return v
+    m = _SHARE.match(str(v).strip())
+    if not m or not 0 <= float(m.group(1)) < 100:
+        raise ValueError(f"expected a number of topics or a share like '10%', got {v!r}")
+    return str(v).strip()
+
+
+TopicCount = Annotated[int | str, AfterValidator(_topic_count)]
+
+
+class SplitConfig(Strict):
+    """How the data is split, by topic (one topic = the same article in each language).
+
+    validation and test_novel take whole topics: a count, or a share of all topics ("10%":
+    80/10/10 is `validation_topics: 10%, test_novel_topics: 10%`). The same-topic test sets
+    are per (training language X, evaluation language Y) pair, X != Y: Y-language articles
+    whose topic is in X's training data and which are themselves in no training data.
+    """
+
+    validation_topics: TopicCount = 10
+    test_novel_topics: TopicCount = 20
+    # articles of each same-topic cell (X>Y); `test_same_topic_sizes` sets single pairs
+    test_same_topic_per_pair: NonNegativeInt = 20
+    test_same_topic_sizes: dict[str, NonNegativeInt] = Field(
+        default_factory=dict, description="'X>Y' -> articles, e.g. {'fr>de': 50}"
+    )
     max_train_per_language: PositiveInt | None = None
-    seed: int = 0
+    # keep the source's own train/validation/test splits (SLDS, XSum: numbers compare with
+    # published ones); the leak guard still runs
+    use_official: bool = False
+    seed: Seed = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data):
+        if isinstance(data, dict) and "test_same_topic_per_language" in data:
+            raise ValueError(
+                "test_same_topic_per_language is now test_same_topic_per_pair: same-topic "
+                "articles per (training language, evaluation language) pair"
+            )
+        return data
+
+    @field_validator("test_same_topic_sizes")
+    @classmethod
+    def _pairs(cls, v: dict[str, int]) -> dict[str, int]:
+        for pair in v:
+            m = _PAIR.match(pair)
+            if not m or m.group(1) == m.group(2):
+                raise ValueError(
+                    f"{pair!r}: expected 'X>Y' with two different language codes, e.g. 'fr>de'"
+                )
+        return v
+
+    def topics(self, field: str, total: int) -> int:
+        """`validation_topics` or `test_novel_topics` as a number of topics out of `total`."""
+        value = getattr(self, field)
+        if isinstance(value, int):
+            return value
+        return round(total * float(_SHARE.match(value).group(1)) / 100)
+
+    def same_topic_size(self, train_lang: str, eval_lang: str) -> int:
+        return self.test_same_topic_sizes.get(
+            f"{train_lang}>{eval_lang}", self.test_same_topic_per_pair
+        )
 
 
 # ---------------------------------------------------------------- models
+
+
+class Decoding(Strict):
+    """How a model writes its summaries (teacher, evaluation, judge, the ROUGE check): greedy
+    unless set. Stated value by value at generation: the checkpoint's own generation config
+    (mBART-50 ships 5 beams, Qwen2.5-Instruct samples) is never used."""
+
+    num_beams: Annotated[int, Field(ge=1, le=64)] = 1  # 1: greedy
+    length_penalty: float = 1.0  # beam search only: above 1 favours longer summaries
+    no_repeat_ngram_size: Annotated[int, Field(ge=0, le=100)] = 0  # 0: off
+
+    @model_validator(mode="after")
+    def _beam_settings(self) -> Decoding:
+        if self.length_penalty != 1.0 and self.num_beams == 1:
+            raise ValueError("length_penalty applies to beam search only; set num_beams > 1")
+        return self
 
 
 class ModelSpec(Strict):
@@ -255,6 +425,9 @@ class ModelSpec(Strict):
     attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] = "sdpa"
     load_in_4bit: bool = False  # for inference (teacher, judge, evaluation of base models)
     trust_remote_code: bool = False
+    # this model's prompt set, over `prompts.student` (and `prompts.teacher` for the teacher)
+    prompts: str | None = Field(None, description="a shipped prompt set's name or a folder")
+    decoding: Decoding | None = None  # None: greedy (num_beams 1)
 
     @property
     def is_seq2seq(self) -> bool:
@@ -264,12 +437,13 @@ class ModelSpec(Strict):
 class TrainMethod(Strict):
     model: str = Field(description="a name under `models`")
     method: Literal["full", "qlora", "lora", "seq2seq"]
-    name: str | None = None  # defaults to the method; distinguishes two runs of one method
+    # defaults to the method; distinguishes two runs of one method; a safe name (safe_name)
+    name: str | None = None
     learning_rate: PositiveFloat = 2e-5
-    epochs: PositiveFloat = 1.0
-    max_steps: PositiveInt | None = None
-    per_device_batch_size: PositiveInt = 1
-    gradient_accumulation: PositiveInt = 1
+    epochs: Epochs = 1.0
+    max_steps: Steps | None = None
+    per_device_batch_size: BatchSize = 1
+    gradient_accumulation: BatchSize = 1
     weight_decay: Annotated[float, Field(ge=0)] = 0.0
     warmup_ratio: Annotated[float, Field(ge=0, lt=1)] = 0.03
     lr_scheduler: str = "cosine"
@@ -282,15 +456,19 @@ class TrainMethod(Strict):
     lora_alpha: PositiveInt | None = None
     lora_dropout: Annotated[float, Field(ge=0, lt=1)] | None = None
     target_modules: list[str] | Literal["all-linear"] | None = None
-    max_input_tokens: PositiveInt = 4096
-    max_summary_tokens: PositiveInt = 256
+    # strict: a target that matches no linear layer is an error. suffix: as PEFT matches, the
+    # names that match nothing are skipped with a warning (the original study's Wqkv/out_proj
+    # on Phi-4-mini: only down_proj matched); no match at all is still an error
+    target_modules_match: Literal["strict", "suffix"] | None = None
+    max_input_tokens: Tokens = 4096
+    max_summary_tokens: Tokens = 256
     batching: Literal["padded", "length_grouped", "padding_free"] = "length_grouped"
-    save_steps: PositiveInt = 50
+    save_steps: Steps = 50
     save_total_limit: PositiveInt = 2  # checkpoints kept in the work folder for resuming
-    logging_steps: PositiveInt = 5
-    rouge_every_steps: NonNegativeInt = 0  # 0 = off
+    logging_steps: Steps = 5
+    rouge_every_steps: Annotated[int, Field(ge=0, le=100_000_000)] = 0  # 0 = off
     rouge_samples: PositiveInt = 8
-    seed: int = 0
+    seed: Seed = 0
     # this method's own SLURM resources, over `resources.train` (e.g. 4 GPUs for full
     # fine-tuning under DeepSpeed, 1 for QLoRA); its tasks get an array of their own
     resources: ResourceOverrides | None = None
@@ -299,14 +477,22 @@ class TrainMethod(Strict):
     def label(self) -> str:
         return self.name or self.method
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        if v == "base":  # evaluation keys call the untrained model's predictions `base`
+            raise ValueError("'base' names the untrained model in evaluation keys; choose another")
+        return v if v is None else safe_name(v)
+
     @model_validator(mode="after")
     def _method_fields(self) -> TrainMethod:
-        lora = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")
+        lora = ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "target_modules_match")
         if self.method in ("qlora", "lora"):
             self.lora_r = self.lora_r or 16
             self.lora_alpha = self.lora_alpha or 2 * self.lora_r
             self.lora_dropout = 0.05 if self.lora_dropout is None else self.lora_dropout
             self.target_modules = self.target_modules or "all-linear"
+            self.target_modules_match = self.target_modules_match or "strict"
         else:
             given = [f for f in lora if getattr(self, f) is not None]
             if given:
@@ -325,8 +511,11 @@ class TrainMethod(Strict):
 class TrainConfig(Strict):
     languages: list[Lang] = Field(min_length=1)
     methods: list[TrainMethod] = Field(default_factory=list)
+    # one training run per seed (and per model, method and language), each evaluated; gather
+    # reports the mean over seeds and the between-seed spread. None: each method's `seed`
+    seeds: list[int] | None = Field(None, min_length=1)
 
-    _lang = field_validator("languages")(lambda cls, v: [_check_lang(x) for x in v])
+    _lang = field_validator("languages")(lambda cls, v: _check_langs(v))
 
 
 # ---------------------------------------------------------------- teacher, evaluation
@@ -335,18 +524,18 @@ class TrainConfig(Strict):
 class TeacherConfig(Strict):
     backend: Literal["lead", "hf", "vllm"] = "lead"
     model: str | None = Field(None, description="a name under `models` (hf, vllm)")
-    shards: PositiveInt = 1
-    batch_size: PositiveInt = 8
-    max_batch_tokens: PositiveInt | None = None  # as evaluate.max_batch_tokens (hf backend)
-    max_input_tokens: PositiveInt = 4096
-    max_new_tokens: PositiveInt = 256
+    shards: Shards = 1
+    batch_size: BatchSize = 8
+    max_batch_tokens: BatchTokens | None = None  # as evaluate.max_batch_tokens (hf backend)
+    max_input_tokens: Tokens = 4096
+    max_new_tokens: Tokens = 256
     rotate_every: PositiveInt = 1000  # switch prompt variant every N articles
     lead_sentences: PositiveInt = 3
     min_words: NonNegativeInt = 5
     max_words: PositiveInt = 400
     check_language: bool = True  # fail summaries that py3langid reads as another language
     prompt_dir: str | None = Field(
-        None, description="folder of <lang>.{system,user,plain}.jinja to use instead of ours"
+        None, description="the older name of `prompts.teacher`: a prompt set's name or folder"
     )
 
     @model_validator(mode="after")
@@ -358,37 +547,50 @@ class TeacherConfig(Strict):
 
 class JudgeConfig(Strict):
     model: str = Field(description="a name under `models`")
-    max_input_tokens: PositiveInt = 3072  # the article is cut to fit; the summaries never are
-    max_new_tokens: PositiveInt = 256  # two short rationales and two scores, as JSON
+    # the article is cut to fit (the summaries never are); default: evaluate.max_input_tokens,
+    # so the judge reads what the summarizer read
+    max_input_tokens: Tokens | None = None
+    max_new_tokens: Tokens = 256  # two short rationales and two scores, as JSON
     max_articles: PositiveInt | None = None  # per evaluation cell
     retries: NonNegativeInt = 1
-    batch_size: PositiveInt = 4
+    batch_size: BatchSize = 4
 
 
 class EvaluateConfig(Strict):
     languages: list[Lang] | None = None  # default: the sweep's languages
     test_sets: list[Literal["novel", "same_topic"]] = Field(default_factory=lambda: list(TEST_SETS))
     base_models: bool = True
-    max_input_tokens: PositiveInt = 4096
-    max_new_tokens: PositiveInt = 256
-    batch_size: PositiveInt = 8
+    max_input_tokens: Tokens = 4096
+    max_new_tokens: Tokens = 256
+    batch_size: BatchSize = 8
     max_examples: PositiveInt | None = None
-    bootstrap_samples: PositiveInt = 1000
+    bootstrap_samples: Annotated[int, Field(gt=0, le=1_000_000)] = 1000
     rouge_stemming: bool = True  # Porter for English, Snowball for other languages that have one
-    relative_floor: Annotated[float, Field(ge=0)] = 0.01  # relative gain undefined below this base
+    # relative change is undefined where the base scores below this (a base that is noise)
+    relative_floor: Annotated[float, Field(ge=0)] = 0.05
+    # multiple comparisons: stars and "significant" use p-values adjusted within each matrix
+    # (holm: Holm-Bonferroni, family-wise; bh: Benjamini-Hochberg, false discovery rate)
+    p_adjust: Literal["holm", "bh"] = "holm"
+    # the report flags a cell whose empty or max_new_tokens-truncated share is above this
+    health_flag_share: Annotated[float, Field(ge=0, le=1)] = 0.2
     # cells (evaluation language x test set) one task runs after loading its model once;
     # None: all of the model's cells. Fewer suit a cluster with short time limits.
     cells_per_task: PositiveInt | None = None
     # fill generation batches up to this many tokens (rows x (longest prompt + max_new_tokens))
     # instead of `batch_size` rows; batch_size then only caps the rows
-    max_batch_tokens: PositiveInt | None = None
+    max_batch_tokens: BatchTokens | None = None
     # hf: transformers' generate; vllm: vLLM's engine (GPU nodes, `pip install babelsum[vllm]`)
     backend: Literal["hf", "vllm"] = "hf"
     judge: JudgeConfig | None = None
 
-    _lang = field_validator("languages")(
-        lambda cls, v: None if v is None else [_check_lang(x) for x in v]
-    )
+    _lang = field_validator("languages")(lambda cls, v: _check_langs(v))
+    _test_sets = field_validator("test_sets")(lambda cls, v: _unique(v, "test set"))
+
+    @model_validator(mode="after")
+    def _judge_reads_the_summarizer_budget(self) -> EvaluateConfig:
+        if self.judge is not None and self.judge.max_input_tokens is None:
+            self.judge.max_input_tokens = self.max_input_tokens
+        return self
 
 
 # ---------------------------------------------------------------- infrastructure
@@ -429,8 +631,8 @@ class RetryConfig(Strict):
     max_mem: str | None = Field(None, description="never ask for more, e.g. 512G")
     max_time: str | None = Field(None, description="never ask for longer, e.g. 2-00:00:00")
 
-    _mem = field_validator("max_mem")(lambda cls, v: _SlurmFormats._mem(v))
-    _time = field_validator("max_time")(lambda cls, v: _SlurmFormats._time(v))
+    _mem = field_validator("max_mem", mode="before")(lambda cls, v: _SlurmFormats._mem(v))
+    _time = field_validator("max_time", mode="before")(lambda cls, v: _SlurmFormats._time(v))
 
 
 class EngineConfig(Strict):
@@ -458,14 +660,25 @@ class EngineConfig(Strict):
         return v
 
 
+class PromptsConfig(Strict):
+    """The prompt sets of the teacher and of the models trained and evaluated (the students):
+    a shipped set's name (default, paper, slds, xsum-phi2) or a folder of Jinja templates,
+    relative to the config file's folder (models/prompts/sets/README.md). `models.X.prompts`
+    overrides both for model X."""
+
+    teacher: str | None = None  # default: the `default` set
+    student: str | None = None
+
+
 class SweepConfig(Strict):
-    study: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    seed: int = 0
+    study: str  # a safe name (safe_name): it names the sweep folder and jobs
+    seed: Seed = 0
     languages: list[Lang] = Field(min_length=1)
     data: DataConfig = Field(default_factory=DataConfig)
     teacher: TeacherConfig | None = None  # None: the source has gold summaries
     split: SplitConfig = Field(default_factory=SplitConfig)
     models: dict[str, ModelSpec] = Field(default_factory=dict)
+    prompts: PromptsConfig = Field(default_factory=PromptsConfig)
     train: TrainConfig
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
@@ -475,7 +688,15 @@ class SweepConfig(Strict):
     offline: bool = False  # run tasks with HF_HUB_OFFLINE=1
     engine: EngineConfig = Field(default_factory=EngineConfig)
 
-    _lang = field_validator("languages")(lambda cls, v: [_check_lang(x) for x in v])
+    _lang = field_validator("languages")(lambda cls, v: _check_langs(v))
+    _study = field_validator("study")(lambda cls, v: safe_name(v))
+
+    @field_validator("models")
+    @classmethod
+    def _model_names(cls, v: dict[str, ModelSpec]) -> dict[str, ModelSpec]:
+        for name in v:
+            safe_name(name)
+        return v
 
     @model_validator(mode="after")
     def _references(self) -> SweepConfig:
@@ -484,7 +705,8 @@ class SweepConfig(Strict):
         for i, m in enumerate(self.train.methods):
             if m.model not in self.models:
                 problems.append(
-                    f"train.methods[{i}].model: unknown model {m.model!r}; models: {names}"
+                    f"train.methods[{i}].model: unknown model {m.model!r}"
+                    f"{did_you_mean(m.model, list(self.models))}; models: {names}"
                 )
             elif m.method == "seq2seq" and not self.models[m.model].is_seq2seq:
                 problems.append(
@@ -503,7 +725,15 @@ class SweepConfig(Strict):
             ("evaluate.judge.model", self.evaluate.judge and self.evaluate.judge.model),
         ):
             if ref and ref not in self.models:
-                problems.append(f"{where}: unknown model {ref!r}; models: {names}")
+                problems.append(
+                    f"{where}: unknown model {ref!r}{did_you_mean(ref, list(self.models))}; "
+                    f"models: {names}"
+                )
+        if self.teacher and self.teacher.prompt_dir and self.prompts.teacher:
+            problems.append(
+                "teacher.prompt_dir: the older name of prompts.teacher, and both are set; "
+                "keep only prompts.teacher"
+            )
         for lang in self.train.languages:
             if lang not in self.languages:
                 problems.append(f"train.languages: {lang!r} is not in languages {self.languages}")
@@ -512,10 +742,58 @@ class SweepConfig(Strict):
                 problems.append(
                     f"evaluate.languages: {lang!r} is not in languages {self.languages}"
                 )
+        if "same_topic" in self.evaluate.test_sets:
+            problems += self._same_topic_problems()
         if problems:
             raise ConfigError(problems)
         return self
 
+    def _same_topic_problems(self) -> list[str]:
+        pairs = self.same_topic_pairs
+        if not pairs:
+            return [
+                "evaluate.test_sets: same_topic needs an evaluation language other than the "
+                "training language (a same-topic article in the training language would be "
+                "the training article itself); add one to evaluate.languages or drop same_topic"
+            ]
+        if self.split.use_official:
+            return [
+                "evaluate.test_sets: same_topic cannot be built from official splits "
+                "(split.use_official); drop same_topic"
+            ]
+        if all(self.split.same_topic_size(x, y) == 0 for x, y in pairs):
+            return [
+                "split.test_same_topic_per_pair: 0 leaves every same-topic cell empty, but "
+                "evaluate.test_sets has same_topic; set a size or drop same_topic"
+            ]
+        wanted = {f"{x}>{y}" for x, y in pairs}
+        return [
+            f"split.test_same_topic_sizes: {pair!r} is not a cell of this sweep; cells: "
+            f"{', '.join(sorted(wanted))}"
+            for pair in self.split.test_same_topic_sizes
+            if pair not in wanted
+        ]
+
     @property
     def eval_languages(self) -> list[str]:
         return self.evaluate.languages or self.languages
+
+    def prompt_choice(
+        self, role: Literal["teacher", "student"], model: str | None
+    ) -> tuple[str | None, str]:
+        """The prompt set `model` uses as teacher or student, as the config names it (None:
+        the default set), and the field that names it: the model's own `models.X.prompts`,
+        else `prompts.<role>` (for the teacher, else its older name `teacher.prompt_dir`)."""
+        if model in self.models and self.models[model].prompts:
+            return self.models[model].prompts, f"models.{model}.prompts"
+        if role == "teacher" and self.teacher and self.teacher.prompt_dir:
+            return self.teacher.prompt_dir, "teacher.prompt_dir"
+        return getattr(self.prompts, role), f"prompts.{role}"
+
+    @property
+    def same_topic_pairs(self) -> list[tuple[str, str]]:
+        """The same-topic cells (training language, evaluation language), off the diagonal;
+        empty when the sweep does not evaluate on same-topic sets."""
+        if "same_topic" not in self.evaluate.test_sets:
+            return []
+        return [(x, y) for x in self.train.languages for y in self.eval_languages if x != y]

@@ -1,7 +1,8 @@
 """Cleaning: normalise what can be normalised, quarantine what cannot be used, with a reason.
 
 Normalising: Unicode NFC, line breaks and runs of spaces, zero-width characters, and markup
-left over from HTML or wikitext (tags, references, templates, link brackets, bold quotes).
+left over from HTML or wikitext (tags, references, templates, link brackets, bold quotes;
+`strip_markup: false` keeps it, to feed raw wikitext as the original study did).
 Quarantine reasons: missing_field, invalid_utf8, unknown_language, language_not_in_study,
 empty, too_short, too_long, summary_too_short, duplicate_id, duplicate_text, wrong_language,
 wrong_summary_language.
@@ -49,10 +50,13 @@ def strip_markup(text: str) -> str:
     return text
 
 
-def normalize_text(text: str) -> str:
-    """NFC, no residual markup, single spaces, at most one blank line between paragraphs."""
+def normalize_text(text: str, remove_markup: bool = True) -> str:
+    """NFC, no residual markup (unless `remove_markup` is False), single spaces, at most one
+    blank line between paragraphs."""
     text = unicodedata.normalize("NFC", text).translate(_ZERO_WIDTH)
-    text = strip_markup(text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if remove_markup:
+        text = strip_markup(text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
@@ -112,7 +116,7 @@ class Cleaner:
         record = dict(record)
         for name in _TEXT_FIELDS:
             if isinstance(record.get(name), str):
-                record[name] = normalize_text(record[name])
+                record[name] = normalize_text(record[name], self.config.strip_markup)
         if record.get("summary") == "":
             record["summary"] = None
         return self._check(record)

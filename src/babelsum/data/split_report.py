@@ -34,8 +34,22 @@ def _lengths(records: list[dict]) -> dict[str, dict[str, float]]:
     }
 
 
+def topic_languages(splits: dict[str, list[dict]]) -> dict[str, int]:
+    """Number of languages -> topics with articles in that many, over all splits together (a
+    same-topic test article's topic is also in training). Keys are text, as in JSON."""
+    languages: dict[str, set[str]] = {}
+    for rows in splits.values():
+        for r in rows:
+            languages.setdefault(r["article_id"], set()).add(r["language"])
+    counts = Counter(len(langs) for langs in languages.values())
+    return {str(n): counts[n] for n in range(1, max(counts, default=0) + 1)}
+
+
 def split_report(
-    splits: dict[str, list[dict]], seed: int, quarantined: dict[str, dict[str, int]]
+    splits: dict[str, list[dict]],
+    seed: int,
+    quarantined: dict[str, dict[str, int]],
+    same_topic_cells: dict[str, list[str]] | None = None,
 ) -> dict:
     counts = {
         name: dict(sorted(Counter(r["language"] for r in rows).items()))
@@ -51,8 +65,11 @@ def split_report(
         "seed": seed,
         "examples": counts,
         "topics": {name: len({r["article_id"] for r in rows}) for name, rows in splits.items()},
+        "topic_languages": topic_languages(splits),
         "lengths": lengths,
         "quarantined": quarantined,
+        # "X>Y" -> articles of the same-topic cell of a model trained on X, evaluated on Y
+        "same_topic_cells": {pair: len(t) for pair, t in (same_topic_cells or {}).items()},
     }
 
 
@@ -84,6 +101,26 @@ def report_markdown(report: dict) -> str:
                 f"{s['summary_characters']['median']} | "
                 f"{s['summary_whitespace_tokens']['median']} |"
             )
+    if report.get("same_topic_cells"):
+        lines += [
+            "",
+            "Same-topic cells (training language > evaluation language): articles in the "
+            "evaluation language whose topic is in that training language's train split and "
+            "which are in no train split. The diagonal has none: such an article would be the "
+            "training article itself.",
+            "",
+            "| cell | n |",
+            "|---|---:|",
+        ]
+        lines += [f"| {pair} | {n} |" for pair, n in report["same_topic_cells"].items()]
+    by_count = report.get("topic_languages") or {}
+    if by_count:
+        lines += [
+            "",
+            "| topics with articles in | " + " | ".join(f"{n} lang." for n in by_count) + " |",
+            "|---|" + "---:|" * len(by_count),
+            "| topics | " + " | ".join(str(n) for n in by_count.values()) + " |",
+        ]
     if report["quarantined"]:
         lines += ["", "Quarantined at the split:", ""]
         for reason, by_lang in report["quarantined"].items():

@@ -68,6 +68,7 @@ def _record(
         "summary_source": "gold",
         "url": f"synthetic://countries/{country.code}/{lang}",
         "source": SOURCE,
+        "source_split": None,
     }
 
 

@@ -7,14 +7,16 @@ The recipe:
 
 1. the model: the train task's output (full weights or a PEFT adapter over the base model),
    or the base model itself
-2. the test articles in eval_lang (the first `evaluate.max_examples`, if set)
+2. the test articles in eval_lang (the first `evaluate.max_examples`, if set); a same-topic
+   cell holds the articles whose topic the model was trained on in train_lang
 3. the prompt of each article in its summary's language, the article cut to fit
 4. greedy, batched generation, chunk by chunk; each chunk is journaled in the work folder, so
    a task killed mid-way resumes where it stopped
 5. for each example: its prediction or the reason it failed, the language the prediction is
    written in, and its ROUGE against the reference (a failed or empty prediction scores 0)
 6. `predictions.jsonl` (one record per test article) and `scores.json` (n, failures, empty
-   outputs, off-language share, ROUGE means with 95% intervals)
+   outputs, outputs that hit max_new_tokens, output and reference lengths in the model's
+   tokens, off-language share, ROUGE means with 95% intervals)
 """
 
 from __future__ import annotations
@@ -67,7 +69,9 @@ def run(ctx: StageContext) -> dict | None:
     )
 
     # ---- 2. the test articles
-    records = test_articles(ctx.input("split"), test_set, eval_lang, evaluate.max_examples)
+    records = test_articles(
+        ctx.input("split"), test_set, eval_lang, evaluate.max_examples, p["train_lang"]
+    )
 
     # ---- 3-4. prompts and generation, journaled chunk by chunk
     journal = RowJournal(
@@ -100,6 +104,9 @@ def run(ctx: StageContext) -> dict | None:
         "task": ctx.task.key,
         **{k: p[k] for k in ("model", "method", "train_lang", "eval_lang", "test_set")},
         "model_path": model_source,
+        "max_new_tokens": evaluate.max_new_tokens,
+        "max_input_tokens": evaluate.max_input_tokens,
+        "input_budget": max((r.get("input_budget") or 0 for r in predictions), default=0) or None,
         "generation_seconds": seconds,
         "generated_examples": len(todo),  # fewer than n when a killed attempt was resumed
     }
@@ -168,6 +175,9 @@ def fingerprint(ctx: StageContext, model_source: str, records: list[dict]) -> st
         "trained": trained,
         "articles": [(r["article_id"], r["language"]) for r in records],
     }
+    prompts, _ = ctx.config.prompt_choice("student", p["model"])
+    if prompts:  # another prompt set asks for other predictions
+        parts["prompts"] = prompts
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -181,9 +191,10 @@ def summary_language(record: dict) -> str:
 def predict(model, tokenizer, spec: ModelSpec, records: list[dict], rows: list[int], ctx) -> list:
     """Journal records for `rows`: the prediction or the reason there is none."""
     from babelsum.models.generate import generate
-    from babelsum.models.prompts import fit_generation_prompt
+    from babelsum.models.prompts import chosen_prompts, fit_generation_prompt
 
     evaluate = ctx.config.evaluate
+    prompt_set = chosen_prompts(ctx.config, "student", ctx.params["model"], ctx.config_dir)
     out = []
     by_target: dict[str, list[int]] = {}
     for row in rows:
@@ -200,6 +211,7 @@ def predict(model, tokenizer, spec: ModelSpec, records: list[dict], rows: list[i
                 record["language"],
                 target,
                 max_input_tokens=evaluate.max_input_tokens,
+                prompts=prompt_set,
             )
             prompts.append(prompt)
         if evaluate.backend == "vllm":  # the same greedy decoding, in vLLM's engine
@@ -229,7 +241,25 @@ def predict(model, tokenizer, spec: ModelSpec, records: list[dict], rows: list[i
                     "status": generation.status,
                     "reason": generation.reason,
                     "new_tokens": generation.new_tokens,
+                    # all of max_new_tokens used: the summary was most likely cut off
+                    "max_new_tokens_reached": generation.new_tokens >= evaluate.max_new_tokens,
+                    "reference_tokens": token_count(tokenizer, record.get("summary")),
                     "article_cut": cut[row],
+                    "input_budget": input_budget(tokenizer, evaluate.max_input_tokens),
                 }
             )
     return out
+
+
+def token_count(tokenizer, text: str | None) -> int | None:
+    """The length of `text` in the evaluated model's tokens (what max_new_tokens counts)."""
+    if not text:
+        return None
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def input_budget(tokenizer, max_input_tokens: int) -> int:
+    """The prompt tokens an article may fill: max_input_tokens, or the model's own limit when
+    that is lower (mBART-50 reads 1,024), as `fit_generation_prompt` cuts it."""
+    limit = tokenizer.model_max_length
+    return min(max_input_tokens, limit) if limit and limit < 1_000_000 else max_input_tokens

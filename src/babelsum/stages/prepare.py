@@ -31,7 +31,9 @@ def run(ctx: StageContext) -> dict:
     cleaner = Cleaner(config.data.cleaning, config.languages)
     kept: list[dict] = []
     rejected: list[Rejected] = []
-    for item in read_source(config):  # a SourceError is the task's reason
+    # the config the sweep was made from: the Wikipedia snapshot's relative path starts there
+    config_file = ctx.folder.meta().get("config_source") if ctx.folder.meta_path.is_file() else None
+    for item in read_source(config, config_file):  # a SourceError is the task's reason
         outcome = item if isinstance(item, Rejected) else cleaner.clean(item)
         (rejected if isinstance(outcome, Rejected) else kept).append(outcome)
 

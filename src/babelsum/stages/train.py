@@ -1,6 +1,7 @@
 """The train stage: fine-tune one model with one method on the articles of one language.
 
-Task params: model, method (the method's label), train_lang. The recipe, top to bottom:
+Task params: model, method (the method's label), train_lang, and seed when the sweep sets
+`train.seeds`. The recipe, top to bottom:
 
 1. the method and the model from the config; the precision this machine supports
 2. training examples: the evaluation prompt (article truncated to its token budget before
@@ -48,13 +49,22 @@ def run(ctx: StageContext) -> dict:
     # ---- 1. what to train
     method, index = find_method(ctx.config, ctx.params["model"], ctx.params["method"])
     where = f"train.methods[{index}]"
+    if "seed" in ctx.params:  # train.seeds: this task's seed replaces the method's
+        method = method.model_copy(update={"seed": ctx.params["seed"]})
     spec = ctx.config.models[method.model]
     train_lang = ctx.params["train_lang"]
     precision = resolve_precision(method.precision, where)
     ctx.tracker.log_params(
         {"model_path": spec.path, **method.model_dump(exclude_none=True), "precision": precision}
     )
-    ctx.tracker.set_tags({"model": method.model, "method": method.label, "train_lang": train_lang})
+    ctx.tracker.set_tags(
+        {
+            "model": method.model,
+            "method": method.label,
+            "train_lang": train_lang,
+            "seed": method.seed,
+        }
+    )
     if method.batching == "padding_free" and spec.attn_implementation != "flash_attention_2":
         log.warning(
             "%s: padding_free batching with %s attention masks the packed row densely; "
@@ -66,6 +76,7 @@ def run(ctx: StageContext) -> dict:
     # ---- 2. examples
     from babelsum.data.splits import load_split
     from babelsum.models.loading import is_seq2seq, load_tokenizer
+    from babelsum.models.prompts import chosen_prompts
 
     split_dir = ctx.input("split")
     tokenizer = load_tokenizer(spec)
@@ -74,7 +85,9 @@ def run(ctx: StageContext) -> dict:
         raise StageError(
             f"the train split has no article in {train_lang!r}; check data and split settings"
         )
-    examples, data_report = build_examples(records, tokenizer, spec, method, where)
+    prompts = chosen_prompts(ctx.config, "student", method.model, ctx.config_dir)
+    ctx.tracker.log_params({"prompts": prompts.name})
+    examples, data_report = build_examples(records, tokenizer, spec, method, where, prompts)
     ctx.tracker.log_metrics({f"data_{k}": float(v) for k, v in data_report.items()})
 
     # ---- 3. trainer arguments
@@ -101,7 +114,7 @@ def run(ctx: StageContext) -> dict:
     callbacks = [metrics, SaveBeforeStop()]
     if method.rouge_every_steps:
         callbacks.append(
-            rouge_check(ctx, method, spec, tokenizer, split_dir, train_lang, deepspeed)
+            rouge_check(ctx, method, spec, tokenizer, split_dir, train_lang, deepspeed, prompts)
         )
     pad_id = (
         tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -204,13 +217,15 @@ def checkpoint_settings(ctx: StageContext, method: TrainMethod, spec: ModelSpec)
     }
 
 
-def rouge_check(ctx, method, spec, tokenizer, split_dir: Path, train_lang: str, deepspeed):
+def rouge_check(
+    ctx, method, spec, tokenizer, split_dir: Path, train_lang: str, deepspeed, prompt_set
+):
     """The periodic ROUGE check on the first `rouge_samples` validation articles."""
     from babelsum.data.splits import load_split
     from babelsum.models.generate import generate
 
     prompts, references, lang = validation_sample(
-        load_split(split_dir, "validation"), train_lang, tokenizer, spec, method
+        load_split(split_dir, "validation"), train_lang, tokenizer, spec, method, prompt_set
     )
 
     def summarize(model) -> list[str | None]:

@@ -9,14 +9,19 @@ an unknown column, a dataset that cannot be loaded offline) raises `SourceError`
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from babelsum.config import SweepConfig
 from babelsum.data.quarantine import Rejected
 from babelsum.errors import SourceError
 
 
-def read_source(config: SweepConfig) -> Iterator[dict | Rejected]:
-    """The records of the configured source, in the order the source gives them."""
+def read_source(
+    config: SweepConfig, config_file: str | Path | None = None
+) -> Iterator[dict | Rejected]:
+    """The records of the configured source, in the order the source gives them.
+    `config_file`: the config the sweep was made from (the Wikipedia snapshot's relative
+    path starts in its folder)."""
     data = config.data
     if data.source == "synthetic":
         from babelsum.data.synthetic import synthetic_articles
@@ -36,8 +41,8 @@ def read_source(config: SweepConfig) -> Iterator[dict | Rejected]:
 
         yield from read_hf(data.hf)
     elif data.source == "wikipedia":
-        from babelsum.data.sources.wikipedia import read_wikipedia
+        from babelsum.data.sources.wikipedia import read_sweep_wikipedia
 
-        yield from read_wikipedia(data.wikipedia, list(config.languages))
+        yield from read_sweep_wikipedia(config, config_file)
     else:  # the config only allows the four above
         raise SourceError(f"data.source: unknown source {data.source!r}")

@@ -90,6 +90,7 @@ def read_hf(config: HFSource) -> Iterator[dict]:
                 config.summary_language if record.get("summary") is not None else None
             )
             record["article_id"] = record.get("article_id") or f"{split}-{number}"
+            record["source_split"] = split
             yield canonical(record, "hf")
 
 

@@ -1,6 +1,6 @@
 """A recorded stand-in for the network: answers MediaWiki API calls from stored JSON files.
 
-A recording is a folder of `*.json` files, each one answer:
+A recording is a folder of `*.json` files, each one answer or a list of answers:
 `{"host": "fr.wikipedia.org", "params": {"action": "query", ...}, "response": {...}}`.
 A call is answered by the recorded answer on its host whose `params` are all in the call,
 the most specific one winning; a call with no answer fails naming the host and parameters,
@@ -40,9 +40,10 @@ class ReplaySession:
         self.answers = []
         for path in sorted(self.folder.rglob("*.json")):
             try:
-                self.answers.append(json.loads(path.read_text(encoding="utf-8")))
+                answers = json.loads(path.read_text(encoding="utf-8"))
             except json.JSONDecodeError as exc:
                 raise SourceError(f"recorded answer {path} is not JSON: {exc}") from None
+            self.answers += answers if isinstance(answers, list) else [answers]
 
     def request(self, method: str, url: str, params=None, data=None, **_) -> _Answer:
         host = urlparse(url).netloc

@@ -1,109 +1,93 @@
 """Wikipedia good and featured articles, aligned across languages by their Wikidata item.
 
-For each language, mwclient walks the configured categories (by default the wiki's featured
-and good article categories) with one generator query that also returns each page's
-wikitext, URL and Wikidata item. The Wikidata item (Q90 for Paris) is the `article_id`, so
-the French and Japanese articles on one subject share a topic. Articles without an item keep
-a language-local id (`fr:Titre`) and form a topic of their own. No gold summary: a teacher
-writes them.
+The Wikidata item (Q90 for Paris) is the `article_id`, so the French and Japanese articles on
+one subject share a topic; with `follow_langlinks` (the default) each topic is also fetched
+in the other study languages where it has an article, good/featured or not
+(wikipedia_api.py). Articles without an item keep a language-local id (`fr:Titre`) and form
+a topic of their own. No gold summary: a teacher writes them.
+
+Where the articles come from:
+- the snapshot `launch prefetch` wrote (wikipedia_snapshot.py) when it exists, offline or
+  not, so that every run of a config reads the same revisions; the task log says so;
+- with `offline: true` only from there: no snapshot is one error line naming the folder and
+  the `launch prefetch` command;
+- otherwise live from the API (or the `recording` that stands in for it in tests).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
-from babelsum.config import WikipediaSource
+from babelsum.config import SweepConfig, WikipediaSource
 from babelsum.data.schema import canonical
 from babelsum.data.sources.wikitext import wikitext_to_text
 from babelsum.errors import SourceError
 
-DEFAULT_CATEGORIES = {
-    "en": ["Category:Featured articles", "Category:Good articles"],
-    "fr": ["Catégorie:Article de qualité", "Catégorie:Bon article"],
-    "de": ["Kategorie:Wikipedia:Exzellent", "Kategorie:Wikipedia:Lesenswert"],
-    "ja": ["Category:秀逸な記事", "Category:良質な記事"],
-}
-_BATCH = 20  # pages per API call; content of up to 50 pages may come in one answer
-_FILE, _CATEGORY = 6, 14
-
 
 def read_wikipedia(config: WikipediaSource, languages: list[str]) -> Iterator[dict]:
-    pool = None
-    if config.recording:
-        from babelsum.data.sources.replay import ReplaySession
+    """The articles of `languages`, live from the API (or the recording)."""
+    from babelsum.data.sources.wikipedia_api import Collection, collect_pages
 
-        pool = ReplaySession(config.recording)
-    for lang in languages:
-        categories = config.categories.get(lang) or DEFAULT_CATEGORIES.get(lang)
-        if not categories:
-            raise SourceError(
-                f"data.wikipedia: no default good/featured categories for {lang!r}; "
-                f"set data.wikipedia.categories.{lang}"
-            )
-        yield from _read_language(config, lang, categories, pool)
+    found = Collection()
+    for page in collect_pages(config, languages, found):
+        yield article_record(page, found.namespaces[page["language"]], config.raw_wikitext)
 
 
-def _read_language(config: WikipediaSource, lang: str, categories: list[str], pool):
-    site = _open_site(config, lang, pool)
-    hidden = {site.namespaces.get(_FILE, ""), site.namespaces.get(_CATEGORY, "")} - {""}
-    seen: set[str] = set()
-    for category in categories:
-        for page in _category_pages(site, category):
-            if len(seen) >= config.limit_per_language:
-                return
-            if page["title"] in seen:
-                continue
-            seen.add(page["title"])
-            yield _record(page, lang, hidden)
+def read_sweep_wikipedia(config: SweepConfig, config_file: str | Path | None = None):
+    """The articles of a sweep: from its snapshot when there is one (see above).
+    `config_file`: the config the sweep was made from (relative snapshot paths start there)."""
+    from babelsum.data.sources import wikipedia_snapshot as snapshot
+
+    config_dir = Path(config_file).resolve().parent if config_file else None
+    folder = snapshot.snapshot_dir(config, config_dir)
+    languages = list(config.languages)
+    if not snapshot.exists(folder):
+        if config.offline:
+            raise SourceError(snapshot.missing(folder, config_file))
+        _say(f"no Wikipedia snapshot at {folder}: reading the articles from the API")
+        yield from read_wikipedia(config.data.wikipedia, languages)
+        return
+    manifest = snapshot.read_manifest(folder)
+    said = f"reading the Wikipedia snapshot {folder} (collected {manifest.get('finished')})"
+    if not config.offline:
+        said += (
+            "; offline is false, but a snapshot is read when there is one, so that every run "
+            "reads the same articles: delete it to read the API again"
+        )
+    _say(said)
+    for difference in snapshot.differences(manifest, config):
+        _say(f"notice: the snapshot was collected with other settings: {difference}")
+    namespaces = manifest.get("namespaces", {})
+    for page in snapshot.read_pages(folder, manifest, languages):
+        yield article_record(
+            page, namespaces.get(page["language"], []), config.data.wikipedia.raw_wikitext
+        )
 
 
-def _open_site(config: WikipediaSource, lang: str, pool):
-    import mwclient
-    import requests
-
-    host = f"{lang}.wikipedia.org"
-    try:
-        return mwclient.Site(host, pool=pool, clients_useragent=config.user_agent)
-    except (requests.exceptions.RequestException, mwclient.errors.MwClientError) as exc:
-        raise SourceError(f"data.wikipedia: cannot reach {host}: {exc}") from None
+def _say(line: str) -> None:
+    """A line of the task log (stdout: what every backend keeps)."""
+    print(f"wikipedia: {line}", flush=True)
 
 
-def _category_pages(site, category: str) -> Iterator[dict]:
-    """Pages of a category in article space, each with wikitext, URL and Wikidata item."""
-    params = {
-        "generator": "categorymembers",
-        "gcmtitle": category,
-        "gcmnamespace": 0,
-        "gcmlimit": _BATCH,
-        "prop": "revisions|pageprops|info",
-        "rvprop": "content",
-        "rvslots": "main",
-        "ppprop": "wikibase_item",
-        "inprop": "url",
-        "formatversion": 2,
-    }
-    carry_on: dict = {"continue": ""}
-    while carry_on is not None:
-        answer = site.get("query", **params, **carry_on)
-        pages = answer.get("query", {}).get("pages", [])
-        # A long answer may leave some pages' content for the next call: yield those then.
-        for page in sorted(pages, key=lambda p: p["title"]):
-            if page.get("revisions"):
-                yield page
-        carry_on = answer.get("continue")
-
-
-def _record(page: dict, lang: str, hidden: set[str]) -> dict:
-    wikitext = page["revisions"][0]["slots"]["main"]["content"]
-    item = page.get("pageprops", {}).get("wikibase_item")
+def article_record(page: dict, namespaces: list[str], raw_wikitext: bool = False) -> dict:
+    """A collected page (wikipedia_api.py) as a canonical record, its wikitext made prose
+    (kept as it is with `raw_wikitext`, as the original study fed it). `namespaces`: the
+    wiki's own names of its file and category namespaces."""
+    lang = page["language"]
+    text = (
+        page["wikitext"]
+        if raw_wikitext
+        else wikitext_to_text(page["wikitext"], lang, set(namespaces))
+    )
     return canonical(
         {
-            "article_id": item or f"{lang}:{page['title']}",
+            "article_id": page["wikidata_item"] or f"{lang}:{page['title']}",
             "language": lang,
             "title": page["title"],
-            "text": wikitext_to_text(wikitext, lang, hidden),
+            "text": text,
             "summary": None,
-            "url": page.get("fullurl"),
+            "url": page.get("url"),
         },
         "wikipedia",
     )
