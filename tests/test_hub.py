@@ -23,6 +23,7 @@ from babelsum.errors import PrefetchError
 from babelsum.hub import check_offline, dataset_source, hub_items, prefetch
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
+GEMMA_JUDGE = "google/gemma-3-27b-it"  # the original study's judge
 SLDS = "ipst/slds"
 SLDS_CARD = """---
 configs:
@@ -121,6 +122,28 @@ def test_the_hub_items_of_a_sweep_are_its_hub_models_and_dataset_once_each():
         ("models.qwen", QWEN, "model"),
         ("data.hf", SLDS, "dataset"),
     ]
+
+
+@pytest.mark.parametrize("name", ["paper.yaml", "paper-as-run.yaml"])
+def test_the_study_configs_prefetch_their_judge(name):
+    from babelsum.config import load_config
+
+    config = load_config(Path(__file__).resolve().parents[1] / "configs" / name)
+    judge = config.evaluate.judge.model
+    assert (f"models.{judge}", GEMMA_JUDGE) in [(i.name, i.repo_id) for i in hub_items(config)]
+
+
+def test_prefetch_downloads_the_judge_and_the_offline_check_names_it(hub, tmp_path):
+    hub.repos[("model", GEMMA_JUDGE)] = ("c" * 40, {"config.json": "{}"})
+    config = sweep_config(
+        hf_cache=str(tmp_path / "hub"),
+        models={"qwen": {"path": QWEN}, "gemma": {"path": GEMMA_JUDGE}},
+        evaluate={"judge": {"model": "gemma"}},
+    )
+    assert any(line.startswith(f"models.gemma ({GEMMA_JUDGE})") for line in check_offline(config))
+    manifest = json.loads(prefetch(config, None).read_text())
+    assert manifest["models"][GEMMA_JUDGE] == "c" * 40
+    assert check_offline(config) == []
 
 
 def test_prefetch_fills_the_cache_and_the_offline_check_then_passes(hub, tmp_path):

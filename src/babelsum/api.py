@@ -5,32 +5,39 @@ cancel. The CLI is a thin layer over these: it parses arguments and prints what 
     run = api.sweep("configs/demo.yaml", executor="local")
     api.status(run.folder.root)          # one TaskView per task
     api.resubmit(run.folder.root)        # only what did not finish, and what it feeds
+    api.list_sweeps()                    # the sweeps under sweeps/, newest first
 
 No ML imports: this runs on the login node.
 """
 
 from __future__ import annotations
 
+import time as clock
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from babelsum import backends
+from babelsum import backends, sweep_list
 from babelsum.backends import RunOptions
-from babelsum.config import SweepConfig, load_config
+from babelsum.config import SweepConfig, config_paths, dump_config, load_config
 from babelsum.errors import SweepError
+from babelsum.files import write_atomic
 from babelsum.plan import Plan, Task, make_plan
-from babelsum.state import ACTIVE, State, SweepFolder
+from babelsum.state import ACTIVE, Cause, State, SweepFolder
 from babelsum.sweep import (
     TaskView,
+    compare_plans,
+    config_hash,
     create_sweep,
     default_sweep_dir,
     load_sweep,
     open_sweep,
     read_statuses,
+    source_config,
     task_views,
     tasks_to_rerun,
 )
+from babelsum.sweep_list import SweepSummary
 
 DEFAULT_OPTIONS = RunOptions()
 
@@ -47,8 +54,11 @@ class Launched:
     notes: list[str] = field(default_factory=list)  # what resubmit changed, and why
 
 
-def dry_run(config_file: str | Path, overrides: Sequence[str] = ()) -> tuple[SweepConfig, Plan]:
-    """The config and plan a sweep would have; nothing is written or submitted."""
+def dry_run(
+    config_file: str | Path | Sequence[str | Path], overrides: Sequence[str] = ()
+) -> tuple[SweepConfig, Plan]:
+    """The config and plan a sweep would have; nothing is written or submitted. Several
+    config files merge in order (config/load.py)."""
     config = load_config(config_file, overrides)
     return config, make_plan(config)
 
@@ -66,7 +76,7 @@ class Created:
 
 
 def create(
-    config_file: str | Path,
+    config_file: str | Path | Sequence[str | Path],
     overrides: Sequence[str] = (),
     *,
     executor: str = "local",
@@ -77,17 +87,19 @@ def create(
     """Check the config (unless `preflight` is False: the checks of preflight.py, every
     problem at once, nothing written), then write the sweep folder and its MLflow run."""
     config = load_config(config_file, overrides)
+    first = config_paths(config_file)[0]  # relative paths in the config start from its folder
     backend = backends.get(executor)
     notices = []
     if preflight:
         from babelsum import preflight as checks
 
-        notices = checks.check(config, Path(config_file).resolve().parent, backend.name).notices
+        notices = checks.check(config, first.resolve().parent, backend.name).notices
     folder, plan = create_sweep(
         config,
         Path(sweep_dir) if sweep_dir else default_sweep_dir(config),
         backend.name,
-        str(config_file),
+        str(first.resolve()),
+        overrides,
     )
     reused = reuse_outputs(folder, config, plan, reuse_from)
     if config.tracking.enabled:
@@ -140,14 +152,15 @@ def launch(
     backend: backends.Backend,
     options: RunOptions,
 ) -> Launched:
-    """Hand `tasks` to `backend`, one `launch` at a time per sweep."""
-    try:
-        with folder.lock("submit", wait=False):
-            submitted = backend.submit(folder, config, plan, tasks, options)
-    except BlockingIOError:
-        raise SweepError(
-            f"{folder.root} is being submitted by another `launch` right now"
-        ) from None
+    """Hand `tasks` to `backend`, one `launch` at a time per sweep: the sweep's lock is held
+    while submitting, and while a local sweep runs (SweepBusy, naming the holder, if taken)."""
+    with folder.lock("submit", wait=False, purpose=f"`launch sweep` ({backend.name})"):
+        return _submit(folder, config, plan, tasks, backend, options)
+
+
+def _submit(folder, config, plan, tasks, backend, options) -> Launched:
+    """Submit under the sweep's lock (the caller holds it)."""
+    submitted = backend.submit(folder, config, plan, tasks, options)
     return Launched(folder, plan, tasks, submitted, backend.runs_to_completion)
 
 
@@ -183,22 +196,120 @@ def resubmit(
     time: str | None = None,
     executor: str | None = None,
     options: RunOptions = DEFAULT_OPTIONS,
+    accept_config_change: bool = False,
 ) -> Launched | None:
     """Rerun the tasks that are not done, then those they feed; None when all are done.
+
+    Everything happens under the sweep's lock, which a running local sweep or another
+    resubmit holds (SweepBusy then, nothing changed): two resubmits never queue a task twice.
+    A sweep with tasks still queued or running is refused.
+
+    The config file the sweep came from is read again: if the researcher edited it so that
+    tasks change (their params_hash), resubmit refuses, listing them, unless
+    `accept_config_change`: then the new config and plan are the sweep's, and changed done
+    tasks rerun too (their outputs kept as `output.replaced-<time>`).
 
     A task that ran out of memory or time gets more (recovery.py, `engine.retry`), unless
     `mem` / `time` are given: those replace the resources of the stages rerun (their methods'
     own too). A task that failed `engine.retry.max_attempts` times is left out, with a note.
     """
-    folder, config, plan = load_sweep(sweep_dir)
-    backend = backends.get(executor or folder.meta().get("executor", "local"))
-    now = {v.task.key: v for v in views(folder, plan)}
-    queued = [k for k, v in now.items() if v.state in ACTIVE and v.status.job_id]
-    if queued:
+    folder, _ = open_sweep(sweep_dir)
+    with folder.lock("submit", wait=False, purpose="`launch resubmit`"):
+        folder, config, plan = load_sweep(sweep_dir)
+        backend = backends.get(executor or folder.meta().get("executor", "local"))
+        now = {v.task.key: v for v in views(folder, plan)}
+        refuse_if_active(now, sweep_dir)
+        now_plan = plan
+        config, plan, notes = take_config_change(folder, config, plan, accept_config_change)
+        if plan is not now_plan:
+            now = {v.task.key: v for v in views(folder, plan)}
+        launched = _resubmit(
+            folder, config, plan, now, backend, options, stages, patterns, mem, time
+        )
+        if launched is None:
+            return Launched(folder, plan, [], [], True, notes) if notes else None
+        launched.notes = notes + launched.notes
+        return launched
+
+
+def refuse_if_active(now: dict[str, TaskView], sweep_dir) -> None:
+    """SweepError when a task is queued (it has a job) or running: resubmitting it would run
+    it twice, or turn it back into a pending one."""
+    active = [
+        k
+        for k, v in now.items()
+        if v.state in ACTIVE and (v.status.job_id or v.state == State.RUNNING)
+    ]
+    if active:
         raise SweepError(
-            f"{len(queued)} task(s) are still queued or running (e.g. {queued[0]}); "
+            f"{len(active)} task(s) are still queued or running (e.g. {active[0]}); "
             f"wait, or `launch cancel {sweep_dir}` first"
         )
+
+
+def take_config_change(
+    folder: SweepFolder, config: SweepConfig, plan: Plan, accept: bool
+) -> tuple[SweepConfig, Plan, list[str]]:
+    """The config and plan to resubmit with, after comparing the sweep's plan with a plan of
+    its source config, read again (the researcher may have edited it); notes on what changed."""
+    found = source_config(folder, folder.meta())
+    if found is None:
+        return config, plan, []
+    source, new_config = found
+    if dump_config(new_config) == dump_config(config):
+        return config, plan, []
+    new_plan = make_plan(new_config)
+    change = compare_plans(plan, new_plan)
+    if not accept:
+        if not change:
+            note = (
+                f"{source} changed since submission, but no task's work changes (resources, "
+                "tracking, engine?); the sweep keeps its config (--accept-config-change takes "
+                "the new one)"
+            )
+            return config, plan, [note]
+        raise SweepError(
+            "\n".join(
+                [
+                    f"{source} was edited after this sweep was submitted: "
+                    f"{len(change.changed)} task(s) changed, {len(change.added)} new, "
+                    f"{len(change.removed)} gone",
+                    *change.lines(),
+                    "undo the edit, or take the new config with "
+                    f"`launch resubmit {folder.root} --accept-config-change` (changed done "
+                    "tasks then rerun; their outputs are kept as output.replaced-<time>)",
+                ]
+            )
+        )
+    notes = [f"taking the edited config {source}", *change.lines()]
+    tasks = new_plan.by_key()
+    for key in change.changed:  # no longer done: rerun below, like any task not done
+        aside = folder.set_aside_output(key)
+        if aside is not None:
+            notes.append(f"  {key}: its old output is kept in {aside}")
+        if folder.read_status(key) is not None:
+            folder.update_status(
+                tasks[key], state=State.PENDING, attempts=0, reason="its config changed", cause=None
+            )
+    write_atomic(folder.config_path, dump_config(new_config))
+    folder.write_plan(new_plan)
+    folder.update_meta(config_hash=config_hash(new_config), tasks=len(new_plan.tasks()))
+    return new_config, new_plan, notes
+
+
+def _resubmit(
+    folder: SweepFolder,
+    config: SweepConfig,
+    plan: Plan,
+    now: dict[str, TaskView],
+    backend: backends.Backend,
+    options: RunOptions,
+    stages,
+    patterns,
+    mem,
+    time,
+) -> Launched | None:
+    """Resubmit what is not done (the caller holds the sweep's lock)."""
     retry = config.engine.retry
     tired = {
         k
@@ -207,7 +318,7 @@ def resubmit(
     }
     notes = [
         f"{k}: not resubmitted, it failed {now[k].status.attempts} times "
-        f"(engine.retry.max_attempts); look at `launch logs {sweep_dir} {k}`"
+        f"(engine.retry.max_attempts); look at `launch logs {folder.root} {k}`"
         for k in sorted(tired)
     ]
     tasks = [
@@ -229,7 +340,8 @@ def resubmit(
     tasks = [plan.by_key()[t.key] for t in tasks]
     for task in tasks:
         folder.update_status(task, durable=False, state=State.PENDING, reason=None, cause=None)
-    launched = launch(folder, config, plan, tasks, backend, options)
+    folder.clear_cancel()
+    launched = _submit(folder, config, plan, tasks, backend, options)
     launched.notes = notes
     return launched
 
@@ -252,9 +364,25 @@ def escalated_plan(plan: Plan, tasks: list[Task], now: dict[str, TaskView], retr
     return (plan.with_task_resources(changes) if changes else plan), notes
 
 
-def cancel(sweep_dir: str | Path) -> int:
-    """Stop a sweep's queued and running tasks; they are recorded as failed (cancelled)."""
+@dataclass
+class Cancelled:
+    """What `launch cancel` did: the tasks it stopped, and why it left others alone."""
+
+    stopped: list[str]
+    notes: list[str]
+
+
+def cancel(sweep_dir: str | Path) -> Cancelled:
+    """Stop a sweep: nothing more starts (a local sweep records the tasks it skips as
+    cancelled), and its queued and running tasks are stopped and recorded as failed
+    (cancelled). Only what the sweep owns is stopped: a local task's pid is signalled only on
+    the host that recorded it, and only while it is still that task's process.
+
+    The cancel marker goes first and the statuses are read after it: a task either
+    recorded itself running before (and is stopped here), or sees the marker when it starts
+    (runner.py) and stops itself."""
     folder, plan = open_sweep(sweep_dir)
+    folder.request_cancel()
     active = [
         v.status
         for v in views(folder, plan)
@@ -263,14 +391,22 @@ def cancel(sweep_dir: str | Path) -> int:
     by_backend: dict[str, list] = {}
     for s in active:
         by_backend.setdefault(s.executor or "local", []).append(s)
+    stopped: list[str] = []
+    notes: list[str] = []
     for name, statuses in by_backend.items():
-        backends.get(name).cancel(statuses)
+        gone, left = backends.get(name).cancel(folder, statuses)
+        stopped += gone
+        notes += left
     tasks = plan.by_key()
-    for s in active:
+    for key in stopped:
         folder.update_status(
-            tasks[s.key], state=State.FAILED, reason="cancelled by `launch cancel`"
+            tasks[key],
+            state=State.FAILED,
+            cause=Cause.CANCELLED,
+            reason="cancelled by `launch cancel`",
+            ended=clock.time(),
         )
-    return len(active)
+    return Cancelled(stopped, notes)
 
 
 def log_files(sweep_dir: str | Path, key: str) -> list[Path]:
@@ -287,3 +423,15 @@ def log_files(sweep_dir: str | Path, key: str) -> list[Path]:
         raise SweepError(f"{key} has not started yet: it has no log")
     out = Path(status.log)
     return [out, out.with_suffix(".err")] if out.suffix == ".out" else [out]
+
+
+def list_sweeps(root: str | Path | None = None) -> list[SweepSummary]:
+    """The sweeps under `root` (default: sweeps/, or $BABELSUM_SWEEPS), newest first: study,
+    age, executor, task counts and a one-word state; a damaged one says what is wrong."""
+    return sweep_list.list_sweeps(root)
+
+
+def latest_sweep(root: str | Path | None = None) -> Path:
+    """The newest sweep under `root` (default: sweeps/, or $BABELSUM_SWEEPS): what `latest`
+    means on the command line."""
+    return sweep_list.latest_sweep(root)

@@ -19,12 +19,20 @@ class UserError(Exception):
 
 
 class ConfigError(UserError):
-    """A config the user must fix; `problems` holds one message per problem, all at once."""
+    """A config the user must fix; `problems` holds one message per problem, all at once.
 
-    def __init__(self, problems: list[str], source: str = "config"):
+    `sources` names, per problem, the file (or "command line") its value came from; by
+    default every problem comes from `source`."""
+
+    def __init__(
+        self, problems: list[str], source: str = "config", sources: list[str] | None = None
+    ):
         self.problems = list(problems)
         self.source = source
-        super().__init__("\n".join(f"{source}: {line}" for line in self.problems))
+        self.sources = list(sources) if sources else [source] * len(self.problems)
+        super().__init__(
+            "\n".join(f"{s}: {line}" for s, line in zip(self.sources, self.problems, strict=True))
+        )
 
 
 # ---------------------------------------------------------------- the login node
@@ -32,6 +40,10 @@ class ConfigError(UserError):
 
 class SweepError(UserError):
     """A sweep folder or a command's arguments that cannot be used."""
+
+
+class SweepBusy(SweepError):
+    """Another `launch` holds the sweep's lock (submitting, or running a local sweep)."""
 
 
 class SubmitError(UserError):

@@ -42,6 +42,7 @@ def findings(config: SweepConfig, config_dir: Path | None, executor: str) -> Fin
         found.problems += check_offline(config)
         found.problems += offline_problems(config, config_dir)
     found.problems += deepspeed_files(config, config_dir)
+    found.problems += optimizers(config)
     lora_targets(config, found)
     found.problems += prompt_sets(config, config_dir)
     if executor == "slurm":
@@ -84,6 +85,25 @@ def deepspeed_files(config: SweepConfig, config_dir: Path | None) -> list[str]:
         processes = config.resources.for_stage("train", method.resources).processes
         problems += batch_conflicts(deepspeed, method, processes, where)
     return problems
+
+
+def optimizers(config: SweepConfig) -> list[str]:
+    """Each method's `optimizer` is a name transformers knows. Whether its package (torchao,
+    bitsandbytes...) is installed is checked by the task, where it runs: the login node's
+    environment may not be the compute nodes'."""
+    if all(m.optimizer == "adamw_torch" for m in config.train.methods):
+        return []  # the default: no need to import transformers
+    from transformers.training_args import OptimizerNames
+
+    from babelsum.config.schema import did_you_mean
+
+    known = [o.value for o in OptimizerNames]
+    return [
+        f"train.methods[{i}].optimizer: unknown optimizer {m.optimizer!r}"
+        f"{did_you_mean(m.optimizer, known)}; transformers knows: {', '.join(known)}"
+        for i, m in enumerate(config.train.methods)
+        if m.optimizer not in known
+    ]
 
 
 def lora_targets(config: SweepConfig, found: Findings) -> None:

@@ -95,3 +95,24 @@ def test_counts_table():
     assert counts == {"duplicate_text": {"en": 1}, "too_short": {"de": 1, "en": 1}}
     table = format_counts({"en": 5, "de": 4}, counts)
     assert "quarantined: too_short" in table and table.splitlines()[1].split()[-1] == "9"
+
+
+def test_raw_wikitext_reaches_the_dataset_as_the_original_study_fed_it():
+    """paper-as-run: data.wikipedia.raw_wikitext keeps the page's markup, and
+    data.cleaning.strip_markup: false keeps the cleaner from stripping it again."""
+    from pathlib import Path
+
+    from babelsum.config import WikipediaSource
+    from babelsum.data.sources.wikipedia import read_wikipedia
+
+    replay = str(Path(__file__).parent / "wikipedia_replay")
+    raw = next(read_wikipedia(WikipediaSource(recording=replay, raw_wikitext=True), ["en"]))
+    prose = next(read_wikipedia(WikipediaSource(recording=replay), ["en"]))
+    assert raw["article_id"] == prose["article_id"] == "Q90"
+    assert "{{" in raw["text"] and "[[" in raw["text"] and "{{" not in prose["text"]
+    as_run = Cleaner(CleaningConfig(strip_markup=False, check_language=False), ["en"])
+    kept = as_run.clean(dict(raw))
+    assert kept["text"] == normalize_text(raw["text"], remove_markup=False)
+    assert "{{" in kept["text"] and "[[" in kept["text"]
+    corrected = Cleaner(CleaningConfig(check_language=False), ["en"]).clean(dict(raw))
+    assert "{{" not in corrected["text"]

@@ -12,6 +12,7 @@ import pytest
 from babelsum.metrics.judge import (
     Verdict,
     VerdictError,
+    base_model_scores,
     judge_articles,
     judge_messages,
     parse_verdict,
@@ -160,3 +161,38 @@ def test_the_prompt_names_the_language_and_marks_empty_summaries():
     assert "written in German" in user
     assert "Summary A:\n(empty)" in user
     assert '"summary_a": {"rationale": "...", "score": 0}' in user
+
+
+def test_the_base_models_own_score_pools_the_judge_tasks_that_share_its_base_cell():
+    """Two fine-tuned models judged against the same base predictions: an article's base
+    score is its mean over the two judge tasks; another base cell stays apart."""
+    base_fr = "evaluate/qwen/base/fr/novel"
+
+    def task(cell, scores):
+        return {
+            "base_predictions": cell,
+            "base_scores": [
+                {"article_id": a, "language": "fr", "score": v} for a, v in scores.items()
+            ],
+        }
+
+    pooled = base_model_scores(
+        [
+            task(base_fr, {"q1": 2.0, "q2": 4.0}),
+            task(base_fr, {"q1": 3.0}),  # q2 missing in this task: judged once
+            task("evaluate/qwen/base/de/novel", {}),  # nothing judged
+            {"n": 3},  # scores.json from before these fields: left out
+        ],
+        samples=200,
+    )
+    assert pooled[base_fr]["n"] == 2 and pooled[base_fr]["judge_tasks"] == 2
+    assert pooled[base_fr]["mean"] == pytest.approx((2.5 + 4.0) / 2)
+    assert pooled[base_fr]["low"] <= pooled[base_fr]["mean"] <= pooled[base_fr]["high"]
+    assert pooled["evaluate/qwen/base/de/novel"] == {
+        "n": 0,
+        "judge_tasks": 1,
+        "mean": None,
+        "low": None,
+        "high": None,
+    }
+    assert len(pooled) == 2

@@ -76,6 +76,7 @@ def test_folders_the_config_reads_from_are_bound(tmp_path, monkeypatch):
                     {"model": "tiny", "method": "full", "deepspeed": "deepspeed/zero2.json"}
                 ],
             },
+            "evaluate": {"test_sets": ["novel"]},
         }
     )
     assert config_binds(config) == [
@@ -83,6 +84,23 @@ def test_folders_the_config_reads_from_are_bound(tmp_path, monkeypatch):
         str(tmp_path / "data"),
         str(tmp_path / "prompts"),
         str(tmp_path / "deepspeed"),
+    ]
+
+
+def test_prompt_folders_are_bound_from_the_config_folder_and_shipped_sets_are_not(tmp_path):
+    (tmp_path / "configs" / "prompts" / "mine").mkdir(parents=True)
+    config = validate_config(
+        {
+            "study": "binds",
+            "languages": ["en"],
+            "prompts": {"teacher": "paper", "student": "prompts/mine"},
+            "models": {"hub": {"path": "Qwen/Qwen2.5-0.5B"}},
+            "train": {"languages": ["en"], "methods": [{"model": "hub", "method": "full"}]},
+            "evaluate": {"test_sets": ["novel"]},
+        }
+    )
+    assert config_binds(config, tmp_path / "configs") == [
+        str(tmp_path / "configs" / "prompts" / "mine")
     ]
 
 
@@ -95,6 +113,7 @@ def test_slurm_jobs_bind_the_folders_the_config_reads_from(tmp_path, monkeypatch
             "languages": ["en"],
             "models": {"tiny": {"path": "models/tiny"}},
             "train": {"languages": ["en"], "methods": [{"model": "tiny", "method": "full"}]},
+            "evaluate": {"test_sets": ["novel"]},
             "container": {"image": "/images/babelsum.sif"},
         }
     )

@@ -231,6 +231,14 @@ def test_a_data_change_reaches_every_identity_but_only_the_prepare_hash():
     assert all(before[k][1] != after[k][1] for k in before)
 
 
+def test_the_student_prompts_reach_train_and_evaluate_hashes_but_not_the_data():
+    before = _hashes(CONFIG)
+    after = _hashes(copy.deepcopy(CONFIG) | {"prompts": {"student": "paper"}})
+    moved = {k.split("/")[0] for k in before if before[k][0] != after[k][0]}
+    assert moved == {"train", "evaluate"}
+    assert _hashes(copy.deepcopy(CONFIG) | {"prompts": {}}) == before  # unset: as before
+
+
 def test_the_cells_of_one_model_run_as_one_job_unless_split_by_cells_per_task(plan):
     evaluate = plan.stage("evaluate")
     jobs = evaluate.jobs(evaluate.tasks)

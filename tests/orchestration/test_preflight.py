@@ -80,3 +80,57 @@ def test_on_the_cluster_an_unknown_partition_is_a_fourth_line_and_no_job_is_queu
     )
     after = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout
     assert after == before and not sweep.exists()
+
+
+def test_suffix_matched_lora_targets_are_a_notice_naming_what_matched_and_what_did_not(
+    tmp_path, capsys
+):
+    """paper-as-run's Phi-4-mini targets on a tiny Phi3: only down_proj exists."""
+    config = fake_sweep_config(
+        models={"tiny": {"path": "tiny:phi3"}},
+        train={
+            "languages": ["en"],
+            "methods": [
+                {
+                    "model": "tiny",
+                    "method": "qlora",
+                    "target_modules": ["Wqkv", "out_proj", "up_proj", "down_proj"],
+                    "target_modules_match": "suffix",
+                }
+            ],
+        },
+    )
+    path = tmp_path / "as-run.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["sweep", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "preflight: no problem" in out
+    notice = next(line for line in out.splitlines() if "target_modules" in line).strip()
+    assert notice.startswith(
+        "(notice) train.methods[0].target_modules: LoRA target_modules matched by suffix in "
+        "Phi3ForCausalLM: down_proj; matched nothing (left out, as PEFT leaves them out): "
+        "Wqkv, out_proj, up_proj;"
+    )
+
+    config["train"]["methods"][0]["target_modules"] = ["Wqkv", "out_proj"]  # nothing matches
+    path.write_text(yaml.safe_dump(config))
+    assert main(["sweep", str(path), "--dry-run"]) == 1
+    out = capsys.readouterr().out
+    assert "train.methods[0].target_modules: LoRA target_modules Wqkv, out_proj match no" in out
+
+
+def test_a_prompt_set_that_is_not_there_is_a_problem_before_submission(tmp_path, capsys):
+    config = fake_sweep_config(prompts={"student": "prompts/mine"})
+    path = tmp_path / "prompts.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["sweep", str(path), "--dry-run"]) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"prompts.student: 'prompts/mine' is neither a shipped prompt set (default, paper, slds, "
+        f"xsum-phi2) nor a folder (looked for {tmp_path / 'prompts' / 'mine'})" in out
+    )
+    (tmp_path / "prompts" / "mine").mkdir(parents=True)
+    for kind in ("system", "user", "plain"):
+        (tmp_path / "prompts" / "mine" / f"{kind}.jinja").write_text("{{ article }}")
+    (tmp_path / "prompts" / "mine" / "seq2seq.jinja").write_text("{{ article }}")
+    assert main(["sweep", str(path), "--dry-run"]) == 0, capsys.readouterr().out

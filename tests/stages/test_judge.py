@@ -103,3 +103,43 @@ def test_judged_articles_give_means_wins_and_the_position_bias(eval_sweep, monke
     assert scores["delta_low"] == scores["delta_high"] == pytest.approx(2.5)
     # shown first minus shown second: base first 3 - 5, tuned first 5 (capped) - 2
     assert scores["first_position_advantage"] == pytest.approx(((3 - 5) + (5 - 2)) / 2)
+    # what the base model's own judge score is pooled from (metrics.judge.base_model_scores)
+    assert scores["base_predictions"] == BASE
+    assert scores["base_scores"] == [
+        {"article_id": r["article_id"], "language": "fr", "score": 2.5} for r in records
+    ]
+    assert scores["max_input_tokens"] == 4096  # evaluate's default budget
+
+
+def test_the_judge_reads_the_summarizers_article_budget_unless_told(tiny_models):
+    from babelsum.config import ModelSpec, validate_config
+    from babelsum.models.loading import load_tokenizer
+    from babelsum.stages.judge import open_judge
+
+    base = {
+        "study": "judge-budget",
+        "languages": ["en"],
+        "models": {"q": {"path": str(tiny_models["qwen2"])}},
+        "train": {"languages": ["en"], "methods": [{"model": "q", "method": "full"}]},
+    }
+
+    def judge(**evaluate):
+        return validate_config(
+            base | {"evaluate": {"test_sets": ["novel"], **evaluate}}
+        ).evaluate.judge
+
+    assert judge(judge={"model": "q"}).max_input_tokens == 4096  # no longer 3,072
+    follows = judge(max_input_tokens=40, judge={"model": "q"})
+    assert follows.max_input_tokens == 40
+    assert (
+        judge(max_input_tokens=40, judge={"model": "q", "max_input_tokens": 30}).max_input_tokens
+        == 30
+    )
+
+    # the judge cuts the article there, in its own tokens
+    spec = ModelSpec(path=str(tiny_models["qwen2"]))
+    _, cut_article = open_judge(spec, follows)
+    kept = cut_article("Lyon est une ville de France. " * 100)
+    assert kept.endswith(" [...]")
+    tokens = load_tokenizer(spec)(kept.removesuffix(" [...]"), add_special_tokens=False)
+    assert 35 <= len(tokens["input_ids"]) <= 40

@@ -32,7 +32,9 @@ TOPICS = ["Lyon", "Graz", "Porto"]
 FIELDS = {"article_id", "language", "summary", "summary_language", "variant", "status", "reason"}
 
 
-def _sweep(tmp_path, teacher: dict, models: dict | None = None) -> tuple[SweepFolder, object]:
+def _sweep(
+    tmp_path, teacher: dict, models: dict | None = None, **more
+) -> tuple[SweepFolder, object]:
     """A sweep folder whose prepare task is done: 12 articles, 3 topics in 4 languages."""
     config = validate_config(
         {
@@ -43,6 +45,7 @@ def _sweep(tmp_path, teacher: dict, models: dict | None = None) -> tuple[SweepFo
             "train": {"languages": ["en"], "methods": []},
             "tracking": {"enabled": False},
         }
+        | more
     )
     folder = SweepFolder(tmp_path / "sweep")
     rows = [
@@ -173,6 +176,41 @@ def test_hf_teacher_with_a_tiny_model(tmp_path, tiny_models):
     summary, records, _ = _run(folder, config, 0, tmp_path / "lenient")
     ok = [r for r in records if r["status"] == "ok"]
     assert len(ok) >= 6 and all(r["summary"] and r["reason"] is None for r in ok)
+
+
+@pytest.mark.parametrize("choice", ["prompts", "prompt_dir"])
+def test_the_teacher_reads_the_prompt_set_the_config_chooses(
+    tmp_path, tiny_models, monkeypatch, choice
+):
+    """`prompts.teacher: paper` (or the older `teacher.prompt_dir`, here a folder of one's
+    own): what the model is asked is the set's; generation is replaced by a recorder."""
+    from babelsum.models.generate import Generation
+
+    asked: list[str] = []
+
+    def recorder(model, tokenizer, spec, prompts, **kwargs):
+        asked.extend(prompts)
+        return [Generation("Une ville au bord d'un grand fleuve.", "ok", None, 8) for _ in prompts]
+
+    monkeypatch.setattr("babelsum.models.generate.generate", recorder)
+    models = {"tiny": {"path": str(tiny_models["qwen2"]), "family": "qwen2"}}
+    teacher = {"backend": "hf", "model": "tiny", "min_words": 0, "check_language": False}
+    if choice == "prompts":
+        folder, config = _sweep(tmp_path, teacher, models, prompts={"teacher": "paper"})
+    else:
+        (tmp_path / "mine").mkdir()
+        (tmp_path / "mine" / "system.jinja").write_text("")
+        (tmp_path / "mine" / "user.jinja").write_text("Sum up: {{ article }}")
+        teacher["prompt_dir"] = str(tmp_path / "mine")
+        folder, config = _sweep(tmp_path, teacher, models)
+    _, records, tracker = _run(folder, config, 0, tmp_path)
+    assert len(asked) == 12 and all(r["status"] == "ok" for r in records)
+    if choice == "prompts":
+        assert any("Tu es un assistant qui résume des articles de Wikipédia" in p for p in asked)
+        assert any("Wikipedia-Artikel" in p for p in asked)
+    else:
+        assert all("Sum up: " in p for p in asked)
+        assert all(r["variant"] == 0 for r in records)  # one wording: nothing to rotate
 
 
 def test_hf_teacher_with_a_missing_model(tmp_path):

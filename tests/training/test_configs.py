@@ -8,7 +8,7 @@ from babelsum.config import load_config
 from babelsum.training.deepspeed_file import find_deepspeed_config, read_deepspeed_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-STUDIES = ["paper.yaml", "slds.yaml", "xsum-phi2.yaml"]
+STUDIES = ["paper.yaml", "paper-as-run.yaml", "slds.yaml", "xsum-phi2.yaml"]
 
 
 @pytest.mark.parametrize("name", STUDIES)
@@ -46,6 +46,34 @@ def test_paper_settings():
     )
     assert config.models["mistral-small"].load_in_4bit and config.teacher.model == "mistral-small"
     assert config.languages == ["en", "fr", "de", "ja"]
+    assert phi.weight_decay == 0.01  # as in the study
+    judge = config.evaluate.judge
+    assert config.models[judge.model].path == "google/gemma-3-27b-it"
+    assert judge.max_input_tokens == config.evaluate.max_input_tokens == 4096
+    assert config.resources.for_stage("judge").gpus_per_node == 1
+    assert config.prompt_choice("student", "phi-4-mini") == (None, "prompts.student")  # default
+
+
+def test_paper_as_run_differs_from_paper_only_where_the_study_did():
+    paper = load_config(CONFIGS / "paper.yaml")
+    as_run = load_config(CONFIGS / "paper-as-run.yaml")
+    phi = {m.model: m for m in as_run.train.methods}["phi-4-mini"]
+    assert phi.target_modules == ["Wqkv", "out_proj", "up_proj", "down_proj"]
+    assert phi.target_modules_match == "suffix"
+    assert as_run.data.wikipedia.raw_wikitext and not as_run.data.cleaning.strip_markup
+    assert as_run.prompts.teacher == as_run.prompts.student == "paper"
+    assert as_run.evaluate.judge.max_input_tokens == 3072
+    # everything else is the corrected study's
+    differ = {"study", "data", "prompts", "train", "evaluate"}
+    assert {k: v for k, v in as_run.model_dump().items() if k not in differ} == {
+        k: v for k, v in paper.model_dump().items() if k not in differ
+    }
+    settings = ("target_modules", "target_modules_match")
+    for ours, theirs in zip(paper.train.methods, as_run.train.methods, strict=True):
+        assert ours.model_dump(exclude=set(settings)) == theirs.model_dump(exclude=set(settings))
+    assert paper.evaluate.model_dump(exclude={"judge"}) == as_run.evaluate.model_dump(
+        exclude={"judge"}
+    )
 
 
 @pytest.mark.parametrize(

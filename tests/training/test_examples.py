@@ -68,6 +68,24 @@ def test_base_model_example_ends_with_end_of_text(tiny_models):
     assert supervised[-1] == tokenizer.eos_token_id
 
 
+def test_a_prompt_set_shapes_the_example_and_a_prompt_ending_on_a_newline_takes_no_space(
+    tiny_models,
+):
+    from babelsum.models.prompts import prompt_set
+
+    spec = spec_of(tiny_models, "qwen2", chat=False)
+    tokenizer = load_tokenizer(spec)
+    xsum = prompt_set("xsum-phi2", "student")
+    examples, _ = build_examples(
+        [record()], tokenizer, spec, method(), "train.methods[0]", prompts=xsum
+    )
+    text = tokenizer.decode(examples[0]["input_ids"][:-1])
+    assert text.startswith("### Article:\nThe council")
+    assert text.endswith("\n\n### Summary:\n" + SUMMARY)  # the seed's format, no extra space
+    default, _ = build_examples([record()], tokenizer, spec, method(), "train.methods[0]")
+    assert tokenizer.decode(default[0]["input_ids"][:-1]).endswith("Summary in English: " + SUMMARY)
+
+
 def test_seq2seq_example_tags_article_and_summary_languages(tiny_models):
     """SLDS-like cross-lingual record: a French article, a German summary."""
     spec = spec_of(tiny_models, "mbart", chat=False)

@@ -49,16 +49,24 @@ def container_binds(
     return list(dict.fromkeys(binds))  # once each, in order
 
 
-def config_binds(config: SweepConfig) -> list[str]:
+def config_binds(config: SweepConfig, config_dir: Path | None = None) -> list[str]:
     """Host folders the config reads from (local models, data files, recordings, prompts,
-    DeepSpeed configs): bound so that tasks see them inside the container too."""
+    DeepSpeed configs): bound so that tasks see them inside the container too. Prompt folders
+    are relative to `config_dir`, the config file's folder, when it is known."""
     paths = [spec.path for spec in config.models.values()]
     if config.data.files is not None:
         paths += [str(Path(p).parent) for p in config.data.files.paths]
     if config.data.hf is not None:
         paths.append(config.data.hf.name)
     paths.append(config.data.wikipedia.recording or "")
-    paths.append((config.teacher.prompt_dir if config.teacher else None) or "")
+    prompts = [config.prompts.teacher, config.prompts.student]
+    prompts += [config.teacher.prompt_dir if config.teacher else None]
+    prompts += [spec.prompts for spec in config.models.values()]
+    paths += [  # a shipped set's name is no folder here: it is left out below
+        str(config_dir / p) if config_dir and not Path(p).expanduser().is_absolute() else p
+        for p in prompts
+        if p
+    ]
     paths += [str(Path(m.deepspeed).parent) for m in config.train.methods if m.deepspeed]
     found = [_host_path(p) for p in paths if p and Path(_host_path(p)).exists()]
     folders = [p if Path(p).is_dir() else str(Path(p).parent) for p in found]

@@ -62,10 +62,22 @@ class SlurmBackend:
             if s.job_id and s.job_id not in queued and (s.array_job_id or "") not in queued
         }
 
-    def cancel(self, statuses: list[TaskStatus]) -> None:
+    def cancel(
+        self, folder: SweepFolder, statuses: list[TaskStatus]
+    ) -> tuple[list[str], list[str]]:
+        """scancel the jobs of these tasks (ids SLURM gave this sweep's submissions); a job
+        that already left the queue is simply not found."""
         jobs = sorted({s.job_id for s in statuses if s.job_id})
-        if jobs:
-            subprocess.run(["scancel", *jobs], check=False)
+        if not jobs:
+            return [], []
+        try:
+            done = subprocess.run(
+                ["scancel", *jobs], capture_output=True, text=True, timeout=120, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return [], [f"scancel could not run ({exc}); nothing on SLURM was cancelled"]
+        notes = [f"scancel: {line}" for line in done.stderr.splitlines() if line.strip()][:5]
+        return [s.key for s in statuses if s.job_id], notes
 
     def parallel_tasks(self, config: SweepConfig) -> int:
         return max(config.resources.for_stage(stage).array_parallelism for stage in STAGES)
@@ -153,7 +165,11 @@ def sbatch_parameters(
     }
     params.update({k: v for k, v in optional.items() if v is not None})
     extra = {"requeue": True, **res.extra}
-    params["additional_parameters"] = extra
+    if extra["requeue"] is False:
+        extra["no_requeue"] = True  # sbatch's own way to say it
+    # submitit writes True as a bare flag (`--exclusive`); false means the flag is left out
+    # (it would be `--requeue=False`, which sbatch refuses)
+    params["additional_parameters"] = {k: v for k, v in extra.items() if v is not False}
     return params
 
 
@@ -193,8 +209,11 @@ def python_command(config: SweepConfig, folder: SweepFolder) -> str | None:
         return None
     from babelsum.backends import apptainer as containers
 
+    # relative prompt folders start at the config's folder
+    source = folder.meta().get("config_source") if folder.exists() else None
+    config_dir = Path(source).resolve().parent if source else None
     return containers.python_command(
-        config.container, folder.root, config.hf_cache, containers.config_binds(config)
+        config.container, folder.root, config.hf_cache, containers.config_binds(config, config_dir)
     )
 
 

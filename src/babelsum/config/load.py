@@ -140,11 +140,10 @@ def compose(paths: str | Path | Sequence[str | Path], overrides: Sequence[str] =
     for text in overrides:
         try:
             parts, value = parse_override(text)
-            apply_override(composed.data, parts, value, text)
+            here = apply_override(composed.data, parts, value, text)
         except ConfigError as err:
             problems += err.problems
             continue
-        here = tuple(parts)
         _replace_origins(composed.origins, here, _origins_of(value, COMMAND_LINE, here))
     if problems:
         raise ConfigError(problems, COMMAND_LINE)
@@ -158,8 +157,8 @@ def read_with_includes(path: Path, chain: tuple[Path, ...]) -> tuple[dict, Origi
         cycle = " -> ".join(str(p) for p in (*chain[chain.index(here) :], here))
         raise ConfigError([f"include cycle: {cycle}"], label)
     data = read_mapping(path)
-    includes = data.pop("include", [])
-    includes = [includes] if isinstance(includes, str) else includes
+    includes = data.pop("include", None)
+    includes = [] if includes is None else [includes] if isinstance(includes, str) else includes
     if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
         raise ConfigError(
             ["include: expected a list of config files, e.g. include: [../slurm/profiles/x.yaml]"],
@@ -311,11 +310,15 @@ def parse_override(text: str) -> tuple[list[str | int], Any]:
     return parts, value
 
 
-def apply_override(data: dict, parts: list[str | int], value: Any, text: str | None = None) -> None:
+def apply_override(
+    data: dict, parts: list[str | int], value: Any, text: str | None = None
+) -> tuple:
     """Set `value` at `parts` in `data`, creating the mappings on the way; ConfigError (one line,
-    quoting the override) where the path runs into a list, a value or an index that is not there."""
+    quoting the override) where the path runs into a list, a value or an index that is not there.
+    Returns the path taken: list indices as ints, mapping keys as text."""
     text = text or f"{key_text(parts)}=..."
     node: Any = data
+    taken: list[str | int] = []
     for depth, part in enumerate(parts):
         where = key_text(parts[:depth]) or "the config"
         last = depth == len(parts) - 1
@@ -333,6 +336,7 @@ def apply_override(data: dict, parts: list[str | int], value: Any, text: str | N
             if last:
                 node[index] = value
             node = node[index]
+            taken.append(index)
         elif isinstance(node, dict):
             key = str(part) if isinstance(part, int) else part
             if key not in node:
@@ -342,11 +346,13 @@ def apply_override(data: dict, parts: list[str | int], value: Any, text: str | N
             elif node.get(key) is None:
                 node[key] = [] if isinstance(parts[depth + 1], int) else {}
             node = node[key]
+            taken.append(key)
         else:
             raise ConfigError(
                 [f"{text!r}: {where} is {node!r}, not a mapping; it has no key {part!r}"],
                 COMMAND_LINE,
             )
+    return tuple(taken)
 
 
 def _no_dotted_name(node: dict, parts: list, depth: int, text: str) -> None:

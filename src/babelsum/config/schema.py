@@ -468,6 +468,18 @@ class TrainMethod(Strict):
     logging_steps: Steps = 5
     rouge_every_steps: Annotated[int, Field(ge=0, le=100_000_000)] = 0  # 0 = off
     rouge_samples: PositiveInt = 8
+    # validation during training, on the validation articles in the training language: loss
+    # and perplexity every `eval_steps` (None: off), on the first `eval_samples` (None: all)
+    eval_steps: Steps | None = None
+    eval_samples: PositiveInt | None = None
+    # the task's model is the checkpoint with the best validation rougeL (of the ROUGE checks)
+    # or loss (of the eval_steps checks), not the last one; train_summary.json names its step
+    select_best: Literal["rougeL", "loss"] | None = None
+    # stop after this many checks of select_best's metric without improvement; None: never
+    early_stopping_patience: PositiveInt | None = None
+    # Liger's fused Triton kernels (less memory, CUDA only); without the liger-kernel package
+    # or a GPU the task trains without them and says so
+    use_liger_kernel: bool = False
     seed: Seed = 0
     # this method's own SLURM resources, over `resources.train` (e.g. 4 GPUs for full
     # fine-tuning under DeepSpeed, 1 for QLoRA); its tasks get an array of their own
@@ -507,15 +519,37 @@ class TrainMethod(Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _validation_fields(self) -> TrainMethod:
+        if self.select_best == "loss" and not self.eval_steps:
+            raise ValueError("select_best 'loss' needs eval_steps (validation loss every N steps)")
+        if self.select_best == "rougeL" and not self.rouge_every_steps:
+            raise ValueError("select_best 'rougeL' needs rouge_every_steps (the ROUGE checks)")
+        if self.early_stopping_patience and not self.select_best:
+            raise ValueError("early_stopping_patience needs select_best: the metric it watches")
+        if self.eval_samples and not self.eval_steps:
+            raise ValueError("eval_samples applies to the validation loss: set eval_steps")
+        return self
+
 
 class TrainConfig(Strict):
     languages: list[Lang] = Field(min_length=1)
     methods: list[TrainMethod] = Field(default_factory=list)
     # one training run per seed (and per model, method and language), each evaluated; gather
     # reports the mean over seeds and the between-seed spread. None: each method's `seed`
-    seeds: list[int] | None = Field(None, min_length=1)
+    seeds: list[Seed] | None = Field(None, min_length=1)
+    # merge each lora/qlora adapter into its base model (in the base's own precision) at the
+    # end of its train task, into `merged/` beside the adapter's `model/` (`launch merge`)
+    merge_adapters: bool = False
 
     _lang = field_validator("languages")(lambda cls, v: _check_langs(v))
+    _seeds = field_validator("seeds")(lambda cls, v: v if v is None else _unique(v, "seed"))
+
+    @model_validator(mode="after")
+    def _something_to_merge(self) -> TrainConfig:
+        if self.merge_adapters and not any(m.method in ("lora", "qlora") for m in self.methods):
+            raise ValueError("merge_adapters: no lora or qlora method has an adapter to merge")
+        return self
 
 
 # ---------------------------------------------------------------- teacher, evaluation
@@ -581,6 +615,9 @@ class EvaluateConfig(Strict):
     max_batch_tokens: BatchTokens | None = None
     # hf: transformers' generate; vllm: vLLM's engine (GPU nodes, `pip install babelsum[vllm]`)
     backend: Literal["hf", "vllm"] = "hf"
+    # a qlora model is evaluated as trained, NF4 base + adapter; true: the adapter merged into
+    # the base loaded in the training precision (bf16 on GPUs). scores.json `weights` says which
+    merge_adapters: bool = False
     judge: JudgeConfig | None = None
 
     _lang = field_validator("languages")(lambda cls, v: _check_langs(v))

@@ -10,6 +10,10 @@ An answer still unreadable after the retries leaves the article *missing*, never
 
 The model sits behind `ask`, a function from a batch of chat conversations to answers
 (None when generation failed), so this module runs without a model.
+
+The base model's own judge score (the study's base row) comes from the judge tasks that read
+the same base cell: each judged the base summaries beside one fine-tuned model's
+(`base_model_scores`).
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from babelsum.lang.codes import LANGUAGES
+from babelsum.metrics.bootstrap import mean_interval
 
 MIN_SCORE, MAX_SCORE = 0, 5
 ORDERS = ("base_first", "tuned_first")
@@ -211,6 +216,38 @@ def judge_articles(
                 still.append(i)
         pending = still
     return judgments
+
+
+def base_model_scores(
+    scores: Iterable[dict], *, samples: int = 1000, seed: int = 0
+) -> dict[str, dict]:
+    """The base model's judge score per base cell, from the `scores.json` of judge tasks.
+
+    Each judge task scores the base summaries of its base cell (`base_predictions`, the base
+    evaluate task's key) beside one fine-tuned model's; an article's base score is the mean
+    over the tasks that judged it, and the cell's score is the mean over its articles, with a
+    95% bootstrap interval. Returns base cell key -> {"n", "judge_tasks", "mean", "low",
+    "high"} (mean, low and high None when no article was judged).
+    """
+    articles: dict[str, dict[tuple[str, str], list[float]]] = {}
+    tasks: dict[str, int] = {}
+    for task in scores:
+        cell = task.get("base_predictions")
+        if not cell:
+            continue
+        tasks[cell] = tasks.get(cell, 0) + 1
+        per_article = articles.setdefault(cell, {})
+        for r in task.get("base_scores") or []:
+            per_article.setdefault((r["article_id"], r["language"]), []).append(r["score"])
+    out = {}
+    for cell, count in tasks.items():
+        means = [sum(v) / len(v) for v in articles[cell].values()]
+        interval = mean_interval(means, samples=samples, seed=seed)
+        out[cell] = {"n": len(means), "judge_tasks": count}
+        for key in ("mean", "low", "high"):
+            value = getattr(interval, key)
+            out[cell][key] = None if math.isnan(value) else value  # nothing judged: None
+    return out
 
 
 def _first_json_object(text: str) -> dict | None:

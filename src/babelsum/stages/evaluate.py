@@ -6,7 +6,10 @@ the model is loaded once, by the first cell that needs it, and shared through `c
 The recipe:
 
 1. the model: the train task's output (full weights or a PEFT adapter over the base model),
-   or the base model itself
+   or the base model itself, loaded as it was trained: a qlora adapter over its NF4 base
+   (`evaluate.merge_adapters`: merged into the base in the training precision instead), a
+   lora adapter merged into its base in the training precision, full weights in the dtype
+   of the base model; scores.json says which (`weights`, `dtype`) and the `decoding`
 2. the test articles in eval_lang (the first `evaluate.max_examples`, if set); a same-topic
    cell holds the articles whose topic the model was trained on in train_lang
 3. the prompt of each article in its summary's language, the article cut to fit
@@ -24,8 +27,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 
 from babelsum.config import ModelSpec
+from babelsum.config.schema import Decoding
 from babelsum.data.splits import test_articles
 from babelsum.errors import StageError
 from babelsum.files import RowJournal, write_jsonl
@@ -57,9 +62,19 @@ def run(ctx: StageContext) -> dict | None:
     )
 
     # ---- 1. the model
-    spec, model_source = model_to_evaluate(ctx)
+    chosen = model_to_evaluate(ctx)
+    spec, model_source = chosen.spec, chosen.source
+    decoding = spec.decoding or Decoding()  # greedy unless the model's config says otherwise
+    if evaluate.backend == "vllm" and decoding != Decoding():
+        raise StageError(
+            f"models.{p['model']}.decoding: evaluate.backend vllm decodes greedily only; "
+            "use backend hf for beam search and n-gram blocking"
+        )
     ctx.tracker.log_params(
         {
+            "weights": chosen.weights,
+            "dtype": chosen.dtype,
+            **decoding.model_dump(),
             "model_path": model_source,
             "max_input_tokens": evaluate.max_input_tokens,
             "max_new_tokens": evaluate.max_new_tokens,
@@ -80,7 +95,7 @@ def run(ctx: StageContext) -> dict | None:
     done = journal.read()
     todo = [i for i in range(len(records)) if i not in done]
     if todo:
-        model, tokenizer = loaded_model(ctx, spec, model_source)
+        model, tokenizer = loaded_model(ctx, chosen)
         chunk = evaluate.batch_size * CHUNK_BATCHES
         with ctx.timed("generation"):
             for start in range(0, len(todo), chunk):
@@ -104,6 +119,9 @@ def run(ctx: StageContext) -> dict | None:
         "task": ctx.task.key,
         **{k: p[k] for k in ("model", "method", "train_lang", "eval_lang", "test_set")},
         "model_path": model_source,
+        "weights": chosen.weights,
+        "dtype": chosen.dtype,
+        "decoding": decoding.model_dump(),
         "max_new_tokens": evaluate.max_new_tokens,
         "max_input_tokens": evaluate.max_input_tokens,
         "input_budget": max((r.get("input_budget") or 0 for r in predictions), default=0) or None,
@@ -120,25 +138,64 @@ def run(ctx: StageContext) -> dict | None:
 # ---------------------------------------------------------------- 1. the model
 
 
-def model_to_evaluate(ctx: StageContext) -> tuple[ModelSpec, str]:
-    """The spec to load and where its weights are: the base model, or what training wrote."""
+# a train method's precision -> the dtype its weights were trained in
+PRECISION_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+
+
+@dataclass(frozen=True)
+class ModelToEvaluate:
+    spec: ModelSpec  # what to load: the base model, or the train task's model folder
+    source: str  # where the weights are (scores.json `model_path`)
+    weights: str  # full | nf4 | nf4+adapter | merged
+    dtype: str  # the dtype the weights are loaded (or computed, for NF4) in
+    quantize: bool = False  # an adapter's base in 4-bit NF4, as QLoRA trained it
+
+
+def model_to_evaluate(ctx: StageContext) -> ModelToEvaluate:
+    """What to load, and how: the base model as configured, or what training wrote, as it was
+    trained (see the module's docstring)."""
+    from babelsum.models.loading import adapter_base, checkpoint_dtype
+
     p = ctx.params
     if p["model"] not in ctx.config.models:
         raise StageError(f"model {p['model']!r} is not in the sweep's `models`")
     base = ctx.config.models[p["model"]]
+    base_dtype = checkpoint_dtype(base) or "auto"
     if p["method"] == BASE:
-        return base, base.path
+        spec = base.model_copy(update={"dtype": base_dtype})
+        return ModelToEvaluate(spec, base.path, "nf4" if base.load_in_4bit else "full", base_dtype)
     model_dir = ctx.input("model") / "model"
     if not model_dir.is_dir():
         raise StageError(f"the train task wrote no model folder at {model_dir}")
-    # An adapter folder names its base model; loading attaches the adapter to it.
-    return base.model_copy(update={"path": str(model_dir), "revision": None}), str(model_dir)
+    source = str(model_dir)
+    spec = base.model_copy(update={"path": source, "revision": None, "dtype": base_dtype})
+    if not adapter_base(source, None):  # full weights, as the base model is evaluated
+        return ModelToEvaluate(spec, source, "nf4" if base.load_in_4bit else "full", base_dtype)
+    # an adapter: its base in the precision it was trained in (`load_in_4bit`, for base
+    # models, does not apply: a qlora base is NF4 anyway, a lora base never was)
+    spec = spec.model_copy(update={"load_in_4bit": False})
+    summary = ctx.input("model") / "train_summary.json"
+    precision = json.loads(summary.read_text()).get("precision") if summary.is_file() else None
+    dtype = PRECISION_DTYPES.get(precision, base_dtype)
+    spec = spec.model_copy(update={"dtype": dtype})
+    if trained_method(ctx) == "qlora" and not ctx.config.evaluate.merge_adapters:
+        return ModelToEvaluate(spec, source, "nf4+adapter", dtype, quantize=True)
+    return ModelToEvaluate(spec, source, "merged", dtype)
 
 
-def loaded_model(ctx: StageContext, spec: ModelSpec, model_source: str):
+def trained_method(ctx: StageContext) -> str | None:
+    """The method (full, qlora, ...) of the train method this cell's model comes from."""
+    p = ctx.params
+    for method in ctx.config.train.methods:
+        if method.model == p["model"] and method.label == p["method"]:
+            return method.method
+    return None
+
+
+def loaded_model(ctx: StageContext, chosen: ModelToEvaluate):
     """The model (an HF model, or with `evaluate.backend: vllm` a vLLM engine) and its
     tokenizer, loaded once per job: the cells of a pack share them."""
-    if model_source not in ctx.shared:
+    if chosen.source not in ctx.shared:
         evaluate = ctx.config.evaluate
         with ctx.timed("model_load"):
             ctx.shared.clear()  # one model in memory at a time
@@ -146,13 +203,24 @@ def loaded_model(ctx: StageContext, spec: ModelSpec, model_source: str):
                 from babelsum.models.vllm_engine import VllmModel
 
                 max_len = evaluate.max_input_tokens + evaluate.max_new_tokens
-                engine = VllmModel(spec, max_len, "evaluate.backend")
-                ctx.shared[model_source] = engine, engine.tokenizer
+                engine = VllmModel(chosen.spec, max_len, "evaluate.backend")
+                ctx.shared[chosen.source] = engine, engine.tokenizer
             else:
+                import torch
+
                 from babelsum.models.loading import load_model, load_tokenizer
 
-                ctx.shared[model_source] = load_model(spec), load_tokenizer(spec)
-    return ctx.shared[model_source]
+                model = load_model(
+                    chosen.spec,
+                    quantize_4bit=chosen.quantize,
+                    compute_dtype=(
+                        getattr(torch, chosen.dtype)
+                        if chosen.quantize and chosen.dtype != "auto"
+                        else None
+                    ),
+                )
+                ctx.shared[chosen.source] = model, load_tokenizer(chosen.spec)
+    return ctx.shared[chosen.source]
 
 
 def fingerprint(ctx: StageContext, model_source: str, records: list[dict]) -> str:
@@ -175,6 +243,8 @@ def fingerprint(ctx: StageContext, model_source: str, records: list[dict]) -> st
         "trained": trained,
         "articles": [(r["article_id"], r["language"]) for r in records],
     }
+    if evaluate.merge_adapters:  # other weights than an NF4 base + adapter
+        parts["merge_adapters"] = True
     prompts, _ = ctx.config.prompt_choice("student", p["model"])
     if prompts:  # another prompt set asks for other predictions
         parts["prompts"] = prompts
@@ -194,7 +264,7 @@ def predict(model, tokenizer, spec: ModelSpec, records: list[dict], rows: list[i
     from babelsum.models.prompts import chosen_prompts, fit_generation_prompt
 
     evaluate = ctx.config.evaluate
-    prompt_set = chosen_prompts(ctx.config, "student", ctx.params["model"], ctx.config_dir)
+    prompt_set = chosen_prompts(ctx.config, "student", ctx.params["model"], lambda: ctx.config_dir)
     out = []
     by_target: dict[str, list[int]] = {}
     for row in rows:

@@ -10,7 +10,9 @@ language. The recipe:
    correction (`babelsum.metrics.judge`); a pair where either side has no prediction, or the
    judge never answers usably, is recorded *missing* with its reason, never scored 0
 4. `judgments.jsonl` (one record per article) and `scores.json` (means with 95% intervals,
-   the paired difference, wins/ties/losses, missing counts, the first position's advantage)
+   the paired difference, wins/ties/losses, missing counts, the first position's advantage,
+   and each judged article's base score with the base cell's key: the judge tasks that share
+   a base cell give the base model's own judge score, `metrics.judge.base_model_scores`)
 """
 
 from __future__ import annotations
@@ -82,6 +84,10 @@ def run(ctx: StageContext) -> dict | None:
     write_jsonl(ctx.output_dir / JUDGMENTS, records)
     scores = judge_scores(records, ctx.config.evaluate.bootstrap_samples, ctx.config.seed)
     scores |= {"task": ctx.task.key, "judge_model": settings.model, "judge_path": spec.path}
+    scores |= {
+        "max_input_tokens": settings.max_input_tokens,
+        "base_predictions": ctx.task.inputs["base_predictions"],  # the base cell's task key
+    }
     (ctx.output_dir / SCORES).write_text(json.dumps(scores, indent=2, ensure_ascii=False) + "\n")
     summary = {k: scores[k] for k in ("n", "judged", "missing", "base_mean", "tuned_mean", "delta")}
     ctx.tracker.log_metrics({f"judge_{k}": float(v) for k, v in summary.items() if v is not None})
@@ -220,6 +226,12 @@ def judge_scores(records: list[dict], bootstrap_samples: int, seed: int) -> dict
             sum(first_advantage) / len(first_advantage) if first_advantage else None
         ),
         "scale": "0-5, mean of both orders",
+        # the base summary's score per judged article, pooled across the judge tasks that
+        # share its base cell into the base model's own score (metrics.judge.base_model_scores)
+        "base_scores": [
+            {"article_id": r["article_id"], "language": r["language"], "score": r["base_score"]}
+            for r in judged
+        ],
     }
 
 

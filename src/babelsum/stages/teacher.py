@@ -15,7 +15,6 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from babelsum.errors import StageError
 from babelsum.stages import StageContext
 
 log = logging.getLogger(__name__)
@@ -35,14 +34,20 @@ OUTPUT_FIELDS = (
 
 def run(ctx: StageContext) -> dict:
     from babelsum.files import RowJournal
+    from babelsum.models.prompts import chosen_prompts
     from babelsum.teacher.backends import open_backend
 
     teacher = ctx.config.teacher
     shard, shards = ctx.params["shard"], ctx.params["shards"]
-    if teacher.prompt_dir and not Path(teacher.prompt_dir).is_dir():
-        raise StageError(f"teacher.prompt_dir {teacher.prompt_dir} is not a folder")
+    prompts = chosen_prompts(ctx.config, "teacher", teacher.model, lambda: ctx.config_dir)
     ctx.tracker.log_params(
-        {"backend": teacher.backend, "model": teacher.model, "shard": shard, "shards": shards}
+        {
+            "backend": teacher.backend,
+            "model": teacher.model,
+            "shard": shard,
+            "shards": shards,
+            "prompts": prompts.name,
+        }
     )
 
     # ---- the shard's articles, minus those a previous attempt finished
@@ -56,11 +61,11 @@ def run(ctx: StageContext) -> dict:
     cleaned: Counter[str] = Counter()
     retried = truncated = 0
     if todo:
-        backend = open_backend(ctx.config)
+        backend = open_backend(ctx.config, prompts)
         chunk = teacher.batch_size * 4  # articles per commit to the journal
         for start in range(0, len(todo), chunk):
             records, chunk_cleaned, chunk_retried = _summarize(
-                backend, todo[start : start + chunk], teacher
+                backend, todo[start : start + chunk], teacher, prompts
             )
             journal.append(records)
             cleaned += chunk_cleaned
@@ -93,18 +98,16 @@ def _shard_articles(dataset_dir: Path, shard: int, shards: int):
     ]
 
 
-def _summarize(backend, articles, teacher) -> tuple[list[dict], Counter, int]:
+def _summarize(backend, articles, teacher, prompts) -> tuple[list[dict], Counter, int]:
     """Journal records for `articles` (a first answer, and a second prompt variant for the
     failures), the artefacts cleaned off, and how many articles were asked again."""
     from babelsum.models.prompts import variant_count
-
-    template_dir = Path(teacher.prompt_dir) if teacher.prompt_dir else None
 
     def first_variant(article) -> int:
         if not backend.uses_prompts:
             return 0
         # Rotation follows the row position, so it does not depend on the number of shards.
-        count = variant_count(article.language, template_dir)
+        count = variant_count(article.language, prompts)
         return (article.row // teacher.rotate_every) % count
 
     variants = [first_variant(a) for a in articles]
@@ -115,7 +118,7 @@ def _summarize(backend, articles, teacher) -> tuple[list[dict], Counter, int]:
     again = [i for i, o in enumerate(outcomes) if o["status"] == "failed"]
     if backend.uses_prompts and again:
         retry_variants = [
-            (variants[i] + 1) % variant_count(articles[i].language, template_dir) for i in again
+            (variants[i] + 1) % variant_count(articles[i].language, prompts) for i in again
         ]
         answers = backend.summarize([articles[i] for i in again], retry_variants)
         for i, v, g in zip(again, retry_variants, answers, strict=True):

@@ -5,11 +5,15 @@ Task params: model, method (the method's label), train_lang, and seed when the s
 
 1. the method and the model from the config; the precision this machine supports
 2. training examples: the evaluation prompt (article truncated to its token budget before
-   templating) and the reference summary as the only supervised tokens
+   templating) and the reference summary as the only supervised tokens; the same from the
+   validation split for the validation loss (`eval_steps`)
 3. Trainer arguments (before the model: ZeRO-3 then loads weights straight into shards)
 4. the model: full weights (`full`, `seq2seq`), LoRA adapters (`lora`) or LoRA on NF4 (`qlora`)
-5. train, resuming from the last complete checkpoint in the task's work folder
-6. save the model or adapter with its tokenizer (Hugging Face layout) and train_summary.json
+5. train, resuming from the last complete checkpoint in the task's work folder; with
+   `select_best`, the best checkpoint's weights are loaded back at the end
+6. save the model or adapter with its tokenizer (Hugging Face layout; full weights in the
+   training precision) and train_summary.json; with `train.merge_adapters`, the adapter merged
+   into its base in `merged/`
 
 Runs in every process of a distributed task; only rank 0 writes the outputs, but every rank
 takes part in saving (ZeRO-3 gathers the weight shards).
@@ -31,8 +35,13 @@ from transformers import Trainer
 from babelsum.config import ModelSpec, SweepConfig, TrainMethod
 from babelsum.errors import StageError
 from babelsum.stages import StageContext
-from babelsum.training.arguments import resolve_precision, training_arguments
-from babelsum.training.callbacks import RougeCheck, SaveBeforeStop, TrainingMetrics
+from babelsum.training.arguments import (
+    TORCH_DTYPES,
+    liger_kernel_notice,
+    resolve_precision,
+    training_arguments,
+)
+from babelsum.training.callbacks import BestCheckpoint, RougeCheck, SaveBeforeStop, TrainingMetrics
 from babelsum.training.checkpoints import checkpoint_step, resumable_checkpoint
 from babelsum.training.collate import BatchStats, make_collator
 from babelsum.training.deepspeed_file import (
@@ -41,6 +50,7 @@ from babelsum.training.deepspeed_file import (
     zero_stage,
 )
 from babelsum.training.examples import build_examples, records_in_language, validation_sample
+from babelsum.training.merge import merge_adapter
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +95,15 @@ def run(ctx: StageContext) -> dict:
         raise StageError(
             f"the train split has no article in {train_lang!r}; check data and split settings"
         )
-    prompts = chosen_prompts(ctx.config, "student", method.model, ctx.config_dir)
+    prompts = chosen_prompts(ctx.config, "student", method.model, lambda: ctx.config_dir)
     ctx.tracker.log_params({"prompts": prompts.name})
     examples, data_report = build_examples(records, tokenizer, spec, method, where, prompts)
     ctx.tracker.log_metrics({f"data_{k}": float(v) for k, v in data_report.items()})
+    eval_examples = None
+    if method.eval_steps:
+        eval_examples = validation_examples(
+            split_dir, train_lang, tokenizer, spec, method, where, prompts
+        )
 
     # ---- 3. trainer arguments
     deepspeed = None
@@ -96,12 +111,16 @@ def run(ctx: StageContext) -> dict:
         path = find_deepspeed_config(method.deepspeed, ctx.config_dir, where)
         deepspeed = read_deepspeed_config(path, where)
     checkpoint_dir = ctx.work_dir / "checkpoints"
+    notices = [n for n in [liger_kernel_notice(method, where)] if n]
+    for notice in notices:
+        log.warning(notice)
     args = training_arguments(
         method,
         checkpoint_dir=checkpoint_dir,
         precision=precision,
         deepspeed_config=deepspeed,
         where=where,
+        use_liger_kernel=method.use_liger_kernel and not notices,
     )
 
     # ---- 4. model
@@ -112,9 +131,15 @@ def run(ctx: StageContext) -> dict:
     stats = BatchStats()
     metrics = TrainingMetrics(ctx.tracker, stats, ctx.is_main_process)
     callbacks = [metrics, SaveBeforeStop()]
+    best = None
+    if method.select_best:
+        best = BestCheckpoint(method.select_best, method.early_stopping_patience)
+        callbacks.append(best)
     if method.rouge_every_steps:
         callbacks.append(
-            rouge_check(ctx, method, spec, tokenizer, split_dir, train_lang, deepspeed, prompts)
+            rouge_check(
+                ctx, method, spec, tokenizer, split_dir, train_lang, deepspeed, prompts, best
+            )
         )
     pad_id = (
         tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -123,6 +148,7 @@ def run(ctx: StageContext) -> dict:
         model=model,
         args=args,
         train_dataset=examples,
+        eval_dataset=eval_examples,
         data_collator=make_collator(method.batching, pad_id, stats, seq2seq=is_seq2seq(spec)),
         processing_class=tokenizer,
         callbacks=callbacks,
@@ -134,9 +160,14 @@ def run(ctx: StageContext) -> dict:
     with ctx.timed("train"):
         result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = ctx.timing["train"]
+    selected = select_best_checkpoint(trainer, best)
 
     # ---- 6. save
     model_dir = ctx.output_dir / "model"
+    if method.method in ("full", "seq2seq") and deepspeed is None:
+        # mixed precision trains fp32 master weights: save them in the training precision
+        # (DeepSpeed saves its own 16-bit weights already)
+        trainer.model.to(getattr(torch, TORCH_DTYPES[precision]))
     # every rank: ZeRO-3 gathers the shards here; rank 0 writes weights (or adapter) + tokenizer
     trainer.save_model(str(model_dir))
     trainer.accelerator.wait_for_everyone()
@@ -152,6 +183,7 @@ def run(ctx: StageContext) -> dict:
         "train_seconds": seconds,
         "tokens_per_second": metrics.last_logged.get("tokens_per_second"),
         "padding_ratio": metrics.last_logged.get("padding_ratio"),
+        **selected,
     }
     if ctx.is_main_process:
         details = {
@@ -165,11 +197,22 @@ def run(ctx: StageContext) -> dict:
             "deepspeed_zero_stage": zero_stage(deepspeed),
             "parameters": count_parameters(model),
             "trainable_parameters": count_parameters(model, trainable_only=True),
+            "saved_dtype": str(trainer.model.dtype).removeprefix("torch."),
+            "use_liger_kernel": args.use_liger_kernel,
+            "notices": notices,
             "data": data_report,
             "log_history": trainer.state.log_history,
         }
+        if ctx.config.train.merge_adapters and method.method in ("lora", "qlora"):
+            del trainer, model  # the base is loaded again, whole, to merge into
+            _free_accelerator_memory()
+            with ctx.timed("merge"):
+                merge_adapter(model_dir, ctx.output_dir / "merged", spec)
+            details["merged_model"] = "merged"
         (ctx.output_dir / "train_summary.json").write_text(json.dumps(details, indent=2))
-        ctx.tracker.log_metrics({k: float(v) for k, v in summary.items() if v is not None})
+        ctx.tracker.log_metrics(
+            {k: float(v) for k, v in summary.items() if isinstance(v, int | float)}
+        )
     return summary
 
 
@@ -204,6 +247,7 @@ def load_for_method(spec: ModelSpec, method: TrainMethod, precision: str, where:
 # changing these does not invalidate a checkpoint (e.g. raise max_steps to train longer)
 RESUMABLE_CHANGES = {"max_steps", "epochs", "save_steps", "save_total_limit", "logging_steps"}
 RESUMABLE_CHANGES |= {"rouge_every_steps", "rouge_samples"}
+RESUMABLE_CHANGES |= {"eval_steps", "eval_samples", "early_stopping_patience", "use_liger_kernel"}
 # nor do the method's SLURM resources (mem, time...): the process count is checked apart
 RESUMABLE_CHANGES |= {"resources"}
 
@@ -218,9 +262,10 @@ def checkpoint_settings(ctx: StageContext, method: TrainMethod, spec: ModelSpec)
 
 
 def rouge_check(
-    ctx, method, spec, tokenizer, split_dir: Path, train_lang: str, deepspeed, prompt_set
+    ctx, method, spec, tokenizer, split_dir: Path, train_lang: str, deepspeed, prompt_set, best
 ):
-    """The periodic ROUGE check on the first `rouge_samples` validation articles."""
+    """The periodic ROUGE check on the first `rouge_samples` validation articles; it offers
+    its rougeL to `best` (select_best: rougeL) when given."""
     from babelsum.data.splits import load_split
     from babelsum.models.generate import generate
 
@@ -249,7 +294,55 @@ def rouge_check(
         ctx.tracker,
         ctx.is_main_process,
         all_processes=zero_stage(deepspeed) == 3,
+        best=best,
     )
+
+
+def validation_examples(split_dir: Path, train_lang, tokenizer, spec, method, where, prompts):
+    """The validation loss's examples: the first `eval_samples` validation articles in
+    train_lang (all when unset), built like the training examples."""
+    from babelsum.data.splits import load_split
+
+    records = records_in_language(load_split(split_dir, "validation"), train_lang)
+    if not records:
+        raise StageError(
+            f"{where}.eval_steps: the validation split has no article in {train_lang!r}; "
+            "raise split.validation_topics or drop eval_steps"
+        )
+    examples, _ = build_examples(
+        records[: method.eval_samples], tokenizer, spec, method, where, prompts
+    )
+    return examples
+
+
+def select_best_checkpoint(trainer: Trainer, best: BestCheckpoint | None) -> dict:
+    """With select_best: load the best checkpoint's weights back into the model (unless the
+    last step was the best) and say which step that was, and whether training stopped early."""
+    if best is None:
+        return {}
+    state = trainer.state
+    step = state.best_global_step or None
+    if step is not None and step != state.global_step and state.best_model_checkpoint:
+        # the Trainer's own loader knows every layout (plain weights, PEFT adapters,
+        # DeepSpeed shards); its load_best_model_at_end would track one metric of its own
+        # evaluations only, not the ROUGE checks
+        trainer._load_best_model()
+    if step is not None:
+        log.info("best checkpoint: step %d (%s %.4f)", step, best.name, state.best_metric)
+    return {
+        "best_step": step,
+        "best_metric": best.name,
+        "best_value": state.best_metric,
+        "stopped_early_at": best.stopped_early_at,
+    }
+
+
+def _free_accelerator_memory() -> None:
+    import gc
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def count_parameters(model: torch.nn.Module, trainable_only: bool = False) -> int:

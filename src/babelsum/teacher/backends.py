@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from babelsum.config import ModelSpec, SweepConfig, TeacherConfig
 from babelsum.lang.sentences import join_sentences, split_sentences
 from babelsum.models.generate import Generation
+
+if TYPE_CHECKING:
+    from babelsum.models.prompts import PromptSet
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +37,16 @@ class TeacherBackend(Protocol):
     def summarize(self, articles: list[Article], variants: list[int]) -> list[Generation]: ...
 
 
-def open_backend(config: SweepConfig) -> TeacherBackend:
+def open_backend(config: SweepConfig, prompts: PromptSet | None = None) -> TeacherBackend:
+    """The configured backend; `prompts` is the teacher's prompt set (None: the default)."""
     teacher = config.teacher
     assert teacher is not None, "the teacher stage runs only when the config has a teacher"
     if teacher.backend == "lead":
         return LeadBackend(teacher.lead_sentences)
     spec = config.models[teacher.model]
     if teacher.backend == "hf":
-        return HFBackend(spec, teacher)
-    return VLLMBackend(spec, teacher)
+        return HFBackend(spec, teacher, prompts)
+    return VLLMBackend(spec, teacher, prompts)
 
 
 # ---------------------------------------------------------------- lead
@@ -71,10 +74,16 @@ class LeadBackend:
 # ---------------------------------------------------------------- models
 
 
-def _prompts(tokenizer, spec: ModelSpec, teacher: TeacherConfig, articles, variants):
+def _prompts(
+    tokenizer,
+    spec: ModelSpec,
+    teacher: TeacherConfig,
+    prompt_set: PromptSet | None,
+    articles: list[Article],
+    variants: list[int],
+) -> tuple[list[str], int]:
     from babelsum.models.prompts import fit_generation_prompt
 
-    template_dir = Path(teacher.prompt_dir) if teacher.prompt_dir else None
     prompts, truncated = [], 0
     for article, variant in zip(articles, variants, strict=True):
         prompt, cut = fit_generation_prompt(
@@ -86,7 +95,7 @@ def _prompts(tokenizer, spec: ModelSpec, teacher: TeacherConfig, articles, varia
             article.language,
             max_input_tokens=teacher.max_input_tokens,
             variant=variant,
-            template_dir=template_dir,
+            prompts=prompt_set,
         )
         prompts.append(prompt)
         truncated += cut
@@ -98,10 +107,10 @@ class HFBackend:
 
     uses_prompts = True
 
-    def __init__(self, spec: ModelSpec, teacher: TeacherConfig):
+    def __init__(self, spec: ModelSpec, teacher: TeacherConfig, prompts: PromptSet | None = None):
         from babelsum.models.loading import load_model, load_tokenizer
 
-        self.spec, self.teacher = spec, teacher
+        self.spec, self.teacher, self.prompts = spec, teacher, prompts
         self.tokenizer = load_tokenizer(spec)
         self.model = load_model(spec)
         self.truncated = 0
@@ -117,6 +126,7 @@ class HFBackend:
                 self.tokenizer,
                 self.spec,
                 self.teacher,
+                self.prompts,
                 [articles[i] for i in picked],
                 [variants[i] for i in picked],
             )
@@ -141,16 +151,18 @@ class VLLMBackend:
 
     uses_prompts = True
 
-    def __init__(self, spec: ModelSpec, teacher: TeacherConfig):
+    def __init__(self, spec: ModelSpec, teacher: TeacherConfig, prompts: PromptSet | None = None):
         from babelsum.models.vllm_engine import VllmModel
 
-        self.spec, self.teacher = spec, teacher
+        self.spec, self.teacher, self.prompts = spec, teacher, prompts
         max_len = teacher.max_input_tokens + teacher.max_new_tokens
         self.engine = VllmModel(spec, max_len, "teacher.backend")
         self.tokenizer = self.engine.tokenizer
         self.truncated = 0
 
     def summarize(self, articles: list[Article], variants: list[int]) -> list[Generation]:
-        prompts, truncated = _prompts(self.tokenizer, self.spec, self.teacher, articles, variants)
+        prompts, truncated = _prompts(
+            self.tokenizer, self.spec, self.teacher, self.prompts, articles, variants
+        )
         self.truncated += truncated
         return self.engine.generate(prompts, self.teacher.max_new_tokens)

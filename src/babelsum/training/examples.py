@@ -23,7 +23,7 @@ from babelsum.config import ModelSpec, TrainMethod
 from babelsum.errors import StageError
 from babelsum.lang.codes import language
 from babelsum.models.loading import is_seq2seq
-from babelsum.models.prompts import fit_generation_prompt, uses_chat_template
+from babelsum.models.prompts import PromptSet, fit_generation_prompt, uses_chat_template
 from babelsum.training.collate import IGNORE
 
 _PLACEHOLDER = "\x00summary\x00"
@@ -47,7 +47,9 @@ def summary_language(record: dict) -> str:
     return record.get("summary_language") or record["language"]
 
 
-def prompt_for(record: dict, tokenizer, spec: ModelSpec, max_input_tokens: int) -> tuple[str, bool]:
+def prompt_for(
+    record: dict, tokenizer, spec: ModelSpec, max_input_tokens: int, prompts: PromptSet | None
+) -> tuple[str, bool]:
     """The generation prompt of a record with its article cut to fit, and whether it was cut."""
     return fit_generation_prompt(
         tokenizer,
@@ -57,6 +59,7 @@ def prompt_for(record: dict, tokenizer, spec: ModelSpec, max_input_tokens: int) 
         record["language"],
         summary_language(record),
         max_input_tokens=max_input_tokens,
+        prompts=prompts,
     )
 
 
@@ -82,13 +85,18 @@ def completion_suffix(tokenizer, spec: ModelSpec) -> tuple[str, str]:
 
 
 def causal_example(
-    record: dict, tokenizer, spec: ModelSpec, max_input_tokens: int, suffix: tuple[str, str] | None
+    record: dict,
+    tokenizer,
+    spec: ModelSpec,
+    max_input_tokens: int,
+    suffix: tuple[str, str] | None,
+    prompts: PromptSet | None = None,
 ) -> Example:
     """input_ids = prompt + completion; labels = -100 on the prompt, the completion itself.
 
     `suffix` is the chat template's (before, after) around an answer; None for base models.
     """
-    prompt, cut = prompt_for(record, tokenizer, spec, max_input_tokens)
+    prompt, cut = prompt_for(record, tokenizer, spec, max_input_tokens, prompts)
     chat = suffix is not None
     prompt_ids = tokenizer(prompt, add_special_tokens=not chat)["input_ids"]
     summary = record["summary"].strip()
@@ -96,7 +104,9 @@ def causal_example(
         before, after = suffix
         completion_ids = tokenizer(before + summary + after, add_special_tokens=False)["input_ids"]
     else:
-        completion_ids = tokenizer(" " + summary, add_special_tokens=False)["input_ids"]
+        # the summary follows a prompt that ends on a newline directly, else after a space
+        separator = "" if prompt[-1:].isspace() else " "
+        completion_ids = tokenizer(separator + summary, add_special_tokens=False)["input_ids"]
         completion_ids.append(tokenizer.eos_token_id)
     return Example(
         input_ids=prompt_ids + completion_ids,
@@ -107,11 +117,17 @@ def causal_example(
     )
 
 
-def seq2seq_example(record: dict, tokenizer, spec: ModelSpec, max_input_tokens: int) -> Example:
+def seq2seq_example(
+    record: dict,
+    tokenizer,
+    spec: ModelSpec,
+    max_input_tokens: int,
+    prompts: PromptSet | None = None,
+) -> Example:
     """Encoder input tagged with the article's language code, labels with the summary's."""
     tokenizer.src_lang = language(record["language"]).mbart_code
     tokenizer.tgt_lang = language(summary_language(record)).mbart_code
-    prompt, cut = prompt_for(record, tokenizer, spec, max_input_tokens)
+    prompt, cut = prompt_for(record, tokenizer, spec, max_input_tokens, prompts)
     encoded = tokenizer(prompt, text_target=record["summary"].strip())
     labels = encoded["labels"]
     # learned positions end at model_max_length: an over-long summary cannot be learned whole
@@ -128,9 +144,15 @@ def seq2seq_example(record: dict, tokenizer, spec: ModelSpec, max_input_tokens: 
 
 
 def build_examples(
-    records: Iterable[dict], tokenizer, spec: ModelSpec, method: TrainMethod, where: str
+    records: Iterable[dict],
+    tokenizer,
+    spec: ModelSpec,
+    method: TrainMethod,
+    where: str,
+    prompts: PromptSet | None = None,
 ) -> tuple[Dataset, dict]:
-    """Tokenized examples (input_ids, labels, length) and a report of what was cut.
+    """Tokenized examples (input_ids, labels, length) and a report of what was cut; `prompts`
+    is the model's student prompt set (None: the default).
 
     Raises StageError when a record has no summary, or the prompt alone exceeds the budget.
     """
@@ -145,9 +167,11 @@ def build_examples(
             )
         try:
             if seq2seq:
-                example = seq2seq_example(record, tokenizer, spec, method.max_input_tokens)
+                example = seq2seq_example(record, tokenizer, spec, method.max_input_tokens, prompts)
             else:
-                example = causal_example(record, tokenizer, spec, method.max_input_tokens, suffix)
+                example = causal_example(
+                    record, tokenizer, spec, method.max_input_tokens, suffix, prompts
+                )
         except StageError as exc:
             raise StageError(f"{where}: {exc}") from None
         examples.append(example)
@@ -173,12 +197,19 @@ def build_examples(
 
 
 def validation_sample(
-    split: Dataset, train_lang: str, tokenizer, spec: ModelSpec, method: TrainMethod
+    split: Dataset,
+    train_lang: str,
+    tokenizer,
+    spec: ModelSpec,
+    method: TrainMethod,
+    prompt_set: PromptSet | None = None,
 ) -> tuple[list[str], list[str], str]:
     """Prompts, references and summary language of the first `rouge_samples` validation
     articles in `train_lang` (the same ones at every check, so the scores compare)."""
     records = records_in_language(split, train_lang)[: method.rouge_samples]
-    prompts = [prompt_for(r, tokenizer, spec, method.max_input_tokens)[0] for r in records]
+    prompts = [
+        prompt_for(r, tokenizer, spec, method.max_input_tokens, prompt_set)[0] for r in records
+    ]
     references = [r["summary"] for r in records]
     langs = Counter(summary_language(r) for r in records)
     lang = langs.most_common(1)[0][0] if langs else train_lang

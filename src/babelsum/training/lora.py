@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
 
 from babelsum.config import TrainMethod
 from babelsum.errors import StageError, TargetModuleError
-from babelsum.models.lora_targets import check_target_modules
+from babelsum.models.lora_targets import match_target_modules
+
+log = logging.getLogger(__name__)
 
 # Gemma 3 checkpoints carry a vision tower: `all-linear` would put adapters on it too
 NOT_TEXT = r".*(vision_tower|vision_model|multi_modal_projector).*"
@@ -18,14 +22,18 @@ def add_lora(
 ) -> PeftModel:
     """Freeze the model and add trainable LoRA adapters on the method's target modules.
 
-    Raises StageError naming the modules the model really has when a target does not exist.
+    Raises StageError naming the modules the model really has when a target does not exist
+    (with `target_modules_match: suffix`, when none exists; the others are left out, warned).
     """
     targets = method.target_modules
     if targets != "all-linear":
         try:
-            check_target_modules(model, targets)
+            found = match_target_modules(model, targets, method.target_modules_match or "strict")
         except TargetModuleError as exc:
             raise StageError(f"{where}.target_modules: {exc}") from None
+        if found.unmatched:
+            log.warning("%s.target_modules: %s", where, found.notice())
+        targets = found.matched
     if quantized:
         # casts norms to fp32 and lets gradients flow through the frozen 4-bit layers
         model = prepare_model_for_kbit_training(

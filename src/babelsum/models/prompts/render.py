@@ -1,19 +1,24 @@
-"""Render summarization prompts from the Jinja templates in this folder.
+"""Render summarization prompts from the Jinja templates of a prompt set (sets.py).
 
-Templates are `<lang>.<role>.jinja` in the target language's own words (English instructions
-made English leak into French and German summaries in the original study):
-- `system` and `user`: the chat messages of instruct models. `user` defines a list of
-  `instructions`; `variant` picks one, and the teacher rotates among them.
+Templates are `<lang>.<kind>.jinja` in the target language's own words (English instructions
+made English leak into French and German summaries in the original study), or `<kind>.jinja`
+for every language:
+- `system` and `user`: the chat messages of instruct models (an empty system message is left
+  out). `user` may define a list of `instructions`; `variant` picks one, and the teacher
+  rotates among them.
 - `plain`: one text ending in a cue ("Résumé en français :") for base causal models.
 - `seq2seq.jinja`: the encoder input of seq2seq models (mBART), for every language.
 Fields a template may use: title, article, source_language and target_language (names in the
-target language: "allemand"), cross_lingual (source differs from target), variant.
+template's language: "allemand"; English in `<kind>.jinja`), cross_lingual (source differs from
+target), variant. sets/README.md is the researcher's guide.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,53 +27,57 @@ import jinja2
 from babelsum.config import ModelSpec
 from babelsum.errors import PromptError
 from babelsum.lang.codes import language
+from babelsum.models.prompts.sets import DEFAULT_SET, PromptSet
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
 
-BUILT_IN = Path(__file__).parent
 FIELDS = ("title", "article", "source_language", "target_language", "cross_lingual", "variant")
 FALLBACK_LANGUAGE = "en"
+KINDS = ("system", "user", "plain")
 
 
 @functools.cache
-def _environment(folder: Path) -> jinja2.Environment:
+def _environment(folders: tuple[Path, ...]) -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(folder)),
+        loader=jinja2.FileSystemLoader([str(f) for f in folders]),
         undefined=jinja2.StrictUndefined,  # a misspelt field is an error, not an empty string
         keep_trailing_newline=False,
         autoescape=False,
     )
 
 
-def template_languages(template_dir: Path | None = None) -> list[str]:
-    """Languages with a full set of templates (system, user, plain) in the folder."""
-    folder = template_dir or BUILT_IN
-    return sorted(
-        f.name.split(".")[0]
-        for f in folder.glob("*.user.jinja")
-        if all(
-            (folder / f"{f.name.split('.')[0]}.{r}.jinja").is_file() for r in ("system", "plain")
-        )
-    )
+def template_languages(prompts: PromptSet | None = None) -> list[str]:
+    """Languages with templates of their own for every kind (system, user, plain)."""
+    prompts = prompts or DEFAULT_SET
+    found = {f.name.split(".")[0] for folder in prompts.folders for f in folder.glob("*.*.jinja")}
+    return sorted(lang for lang in found if all(prompts.find(f"{lang}.{k}.jinja") for k in KINDS))
 
 
-def _template_language(target_lang: str, folder: Path) -> str:
-    if (folder / f"{target_lang}.user.jinja").is_file():
-        return target_lang
-    _warn_fallback(target_lang, str(folder))
-    return FALLBACK_LANGUAGE
+def _template(kind: str, target_lang: str, prompts: PromptSet) -> tuple[str, str]:
+    """The template file of `kind` for `target_lang`, and the language its words are in: the
+    language's own, else the set's one for every language, else the English one."""
+    own, shared = f"{target_lang}.{kind}.jinja", f"{kind}.jinja"
+    english = f"{FALLBACK_LANGUAGE}.{kind}.jinja"
+    if prompts.find(own):
+        return own, target_lang
+    if prompts.find(shared):
+        return shared, FALLBACK_LANGUAGE  # language names in English
+    if prompts.find(english):
+        _warn_fallback(target_lang, prompts.shown())
+        return english, FALLBACK_LANGUAGE
+    raise PromptError(f"{prompts.shown()} has no {own}, {shared} or {english}")
 
 
 @functools.cache
-def _warn_fallback(target_lang: str, folder: str) -> None:
+def _warn_fallback(target_lang: str, shown: str) -> None:
     log.warning(
         "no prompt templates for %r in %s; using the English ones (they name the target "
         "language), add %s.system.jinja, %s.user.jinja and %s.plain.jinja to write them in %s",
         target_lang,
-        folder,
+        shown,
         *[target_lang] * 3,
         language(target_lang).english_name,
     )
@@ -100,29 +109,57 @@ def _language_names(in_lang: str) -> dict[str, str]:
     return {code: names.get(code, lang.english_name) for code, lang in LANGUAGES.items()}
 
 
-def _render(name: str, folder: Path, fields: dict) -> str:
+@contextlib.contextmanager
+def _template_errors(name: str, prompts: PromptSet) -> Iterator[None]:
+    """Jinja's errors as one PromptError line naming the template file."""
+    path = prompts.find(name) or name
     try:
-        return _environment(folder).get_template(name).render(**fields).strip()
+        yield
     except jinja2.UndefinedError as err:
         raise PromptError(
-            f"prompt template {folder / name}: {err.message}; fields are {', '.join(FIELDS)}"
+            f"prompt template {path}: {err.message}; fields are {', '.join(FIELDS)}"
         ) from None
     except jinja2.TemplateNotFound:
-        raise PromptError(f"no prompt template {name} in {folder}") from None
+        raise PromptError(f"{prompts.shown()} has no {name}") from None
     except jinja2.TemplateSyntaxError as err:
-        raise PromptError(
-            f"prompt template {folder / name}, line {err.lineno}: {err.message}"
-        ) from None
+        raise PromptError(f"prompt template {path}, line {err.lineno}: {err.message}") from None
 
 
-def variant_count(target_lang: str, template_dir: Path | None = None) -> int:
+def _render(name: str, prompts: PromptSet, fields: dict, keep_end: bool = False) -> str:
+    """The rendered template, stripped of surrounding whitespace; `keep_end` keeps what the
+    template writes at its end (a plain prompt may end on a newline: "### Summary:\n")."""
+    with _template_errors(name, prompts):
+        text = _environment(prompts.folders).get_template(name).render(**fields)
+    return text.lstrip() if keep_end else text.strip()
+
+
+def variant_count(target_lang: str, prompts: PromptSet | None = None) -> int:
     """How many instruction wordings the `user` template of `target_lang` offers."""
-    folder = template_dir or BUILT_IN
-    lang = _template_language(target_lang, folder)
-    fields = _fields("", "", lang, lang, 0, lang)
-    module = _environment(folder).get_template(f"{lang}.user.jinja").make_module(fields)
+    prompts = prompts or DEFAULT_SET
+    name, written_in = _template("user", target_lang, prompts)
+    fields = _fields("", "", target_lang, target_lang, 0, written_in)
+    with _template_errors(name, prompts):
+        module = _environment(prompts.folders).get_template(name).make_module(fields)
     instructions = getattr(module, "instructions", None)
     return len(instructions) if instructions else 1
+
+
+def render_kind(
+    kind: str,
+    prompts: PromptSet,
+    article: str,
+    title: str,
+    source_lang: str,
+    target_lang: str,
+    variant: int = 0,
+) -> str:
+    """One template of `kind` (system, user, plain or seq2seq) of the set, rendered."""
+    if kind == "seq2seq":
+        fields = _fields(article, title, source_lang, target_lang, variant, target_lang)
+        return _render("seq2seq.jinja", prompts, fields)
+    name, written_in = _template(kind, target_lang, prompts)
+    fields = _fields(article, title, source_lang, target_lang, variant, written_in)
+    return _render(name, prompts, fields, keep_end=kind == "plain")
 
 
 def summarize_messages(
@@ -132,16 +169,17 @@ def summarize_messages(
     target_lang: str,
     variant: int = 0,
     *,
-    template_dir: Path | None = None,
+    prompts: PromptSet | None = None,
 ) -> list[dict[str, str]]:
-    """The system and user messages asking for a `target_lang` summary of an article."""
-    folder = template_dir or BUILT_IN
-    lang = _template_language(target_lang, folder)
-    fields = _fields(article, title, source_lang, target_lang, variant, lang)
-    return [
-        {"role": "system", "content": _render(f"{lang}.system.jinja", folder, fields)},
-        {"role": "user", "content": _render(f"{lang}.user.jinja", folder, fields)},
-    ]
+    """The system and user messages asking for a `target_lang` summary of an article (no
+    system message when the set's system template is empty)."""
+    prompts = prompts or DEFAULT_SET
+    messages = []
+    for kind in ("system", "user"):
+        content = render_kind(kind, prompts, article, title, source_lang, target_lang, variant)
+        if content or kind == "user":
+            messages.append({"role": kind, "content": content})
+    return messages
 
 
 def uses_chat_template(spec: ModelSpec) -> bool:
@@ -160,7 +198,7 @@ def render_generation_prompt(
     target_lang: str,
     variant: int = 0,
     *,
-    template_dir: Path | None = None,
+    prompts: PromptSet | None = None,
 ) -> str:
     """The text a model generates a summary from.
 
@@ -170,21 +208,16 @@ def render_generation_prompt(
     """
     from babelsum.models.loading import is_seq2seq
 
-    folder = template_dir or BUILT_IN
-    if is_seq2seq(spec):
-        own = (folder / "seq2seq.jinja").is_file()
-        fields = _fields(article, title, source_lang, target_lang, variant, target_lang)
-        return _render("seq2seq.jinja", folder if own else BUILT_IN, fields)
-    if not spec.chat:
-        lang = _template_language(target_lang, folder)
-        fields = _fields(article, title, source_lang, target_lang, variant, lang)
-        return _render(f"{lang}.plain.jinja", folder, fields)
+    prompts = prompts or DEFAULT_SET
+    if is_seq2seq(spec) or not spec.chat:
+        kind = "seq2seq" if is_seq2seq(spec) else "plain"
+        return render_kind(kind, prompts, article, title, source_lang, target_lang, variant)
     if not getattr(tokenizer, "chat_template", None):
         raise PromptError(
             f"model {spec.path} has no chat template; set `chat: false` for a base model"
         )
     messages = summarize_messages(
-        article, title, source_lang, target_lang, variant, template_dir=template_dir
+        article, title, source_lang, target_lang, variant, prompts=prompts
     )
     return apply_chat_template(tokenizer, messages, spec.path)
 
@@ -238,7 +271,7 @@ def fit_generation_prompt(
     *,
     max_input_tokens: int,
     variant: int = 0,
-    template_dir: Path | None = None,
+    prompts: PromptSet | None = None,
 ) -> tuple[str, bool]:
     """`render_generation_prompt` with the article cut so the prompt fits `max_input_tokens`
     (and the model's own limit); returns the prompt and whether the article was cut.
@@ -256,7 +289,7 @@ def fit_generation_prompt(
         source_lang=source_lang,
         target_lang=target_lang,
         variant=variant,
-        template_dir=template_dir,
+        prompts=prompts,
     )
     special = not uses_chat_template(spec)
     overhead = len(tokenizer(render(article=""), add_special_tokens=special)["input_ids"])
