@@ -222,6 +222,20 @@ def _hash(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+# `evaluate` settings that do not change what an evaluation task writes: the plan's shape
+# (languages, test sets, base models, packing) and what only gather reads (statistics)
+NOT_EVALUATION = {
+    "judge",
+    "languages",
+    "test_sets",
+    "base_models",
+    "cells_per_task",
+    "relative_floor",
+    "p_adjust",
+    "health_flag_share",
+}
+
+
 def stage_settings(config: SweepConfig, stage: str, params: dict[str, Any]) -> dict[str, Any]:
     """The config settings a task's output depends on, besides its params and its inputs
     (an input's own settings are in that input's identity). Resources, tracking and the engine
@@ -259,9 +273,7 @@ def stage_settings(config: SweepConfig, stage: str, params: dict[str, Any]) -> d
         } | prompts("student")
     if stage == "evaluate":
         return {
-            "evaluate": config.evaluate.model_dump(
-                mode="json", exclude={"judge", "languages", "test_sets", "base_models"}
-            ),
+            "evaluate": config.evaluate.model_dump(mode="json", exclude=NOT_EVALUATION),
             "model": dump(models[params["model"]]),
             "seed": config.seed,
         } | prompts("student")

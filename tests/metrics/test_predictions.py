@@ -73,3 +73,30 @@ def test_cell_counts_and_zero_scores_for_failures():
     french = predictions[3]["rouge"]["rouge1"]
     assert scores["rouge"]["rouge1"] == pytest.approx((1.0 + french) / 4)
     assert scores["rouge"]["n"] == 4
+
+
+def test_generation_health_counts_empty_and_cut_off_outputs():
+    """6 of 10 outputs empty is not "0% failed": empty and max_new_tokens counts are apart."""
+    full = dict(new_tokens=256, max_new_tokens_reached=True, reference_tokens=20)
+    predictions = [
+        check_and_score(record(None, "empty", reason="the model generated no text"))
+        for _ in range(6)
+    ]
+    predictions += [
+        check_and_score(record("Lyon is a river city of half a million people.") | full)
+        for _ in range(3)
+    ]
+    short = record("Lyon is a river city.") | dict(new_tokens=7, reference_tokens=10)
+    predictions.append(check_and_score(short))
+    scores = cell_scores(predictions, "en", bootstrap_samples=50, seed=0)
+    assert scores["failures"] == 0 and scores["failure_share"] == 0
+    assert scores["empty"] == 6 and scores["empty_share"] == 0.6
+    assert scores["max_new_tokens_reached"] == 3 and scores["max_new_tokens_share"] == 0.3
+    # lengths: outputs over the 4 answered, references over those that recorded one
+    assert scores["mean_output_tokens"] == pytest.approx((3 * 256 + 7) / 4)
+    assert scores["mean_reference_tokens"] == pytest.approx((3 * 20 + 10) / 4)
+
+
+def test_health_of_records_from_before_the_fields_existed():
+    scores = cell_scores([check_and_score(record("Lyon."))], "en", bootstrap_samples=10, seed=0)
+    assert scores["max_new_tokens_reached"] == 0 and scores["mean_reference_tokens"] is None

@@ -224,6 +224,13 @@ def test_resources_and_tracking_change_no_hash():
     assert _hashes(edited) == _hashes(CONFIG)
 
 
+def test_statistics_settings_change_only_gather():
+    edited = copy.deepcopy(CONFIG)
+    edited["evaluate"] |= {"relative_floor": 0.2, "p_adjust": "bh", "health_flag_share": 0.5}
+    before, after = _hashes(CONFIG), _hashes(edited)
+    assert {k for k in before if before[k] != after[k]} == {"gather"}
+
+
 def test_a_data_change_reaches_every_identity_but_only_the_prepare_hash():
     edited = copy.deepcopy(CONFIG) | {"data": {"synthetic": {"topics": 99}}}
     before, after = _hashes(CONFIG), _hashes(edited)

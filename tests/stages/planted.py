@@ -81,8 +81,14 @@ def mark(folder: SweepFolder, key: str, state: str, reason: str | None = None, i
     folder.write_status(TaskStatus(key, stage, index, state=state, reason=reason))
 
 
-def plant_evaluation(folder: SweepFolder, key: str, outputs: dict[tuple[str, str], str | None]):
-    """A finished evaluate task: `outputs` maps (topic, lang) to a prediction (None = failed)."""
+def plant_evaluation(
+    folder: SweepFolder,
+    key: str,
+    outputs: dict[tuple[str, str], str | None],
+    hit_limit: tuple[str, ...] = (),
+):
+    """A finished evaluate task: `outputs` maps (topic, lang) to a prediction (None = failed,
+    "" = empty); the generations of the topics in `hit_limit` used all of max_new_tokens."""
     from babelsum.files import write_jsonl
     from babelsum.metrics.predictions import cell_scores, check_and_score
 
@@ -96,7 +102,8 @@ def plant_evaluation(folder: SweepFolder, key: str, outputs: dict[tuple[str, str
             "prediction": text,
             "status": "failed" if text is None else "ok" if text else "empty",
             "reason": "RuntimeError: CUDA out of memory" if text is None else None,
-            "new_tokens": 10,
+            "new_tokens": 32 if topic in hit_limit else 10,
+            "max_new_tokens_reached": topic in hit_limit,
             "article_cut": False,
         }
         if not text:

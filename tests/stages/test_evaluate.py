@@ -43,7 +43,15 @@ def test_base_model_cell_accounts_for_every_example(eval_sweep, tiny_models):
         assert (p["prediction"] is not None) == (p["status"] == "ok")
         assert p["status"] == "ok" or p["reason"]
         assert p["new_tokens"] <= 12
+        # generation health: cut off at max_new_tokens, and lengths in the model's tokens
+        assert p["max_new_tokens_reached"] == (p["new_tokens"] == 12)
+        assert p["reference_tokens"] > 0 and p["input_budget"] == 256
     assert scores["ok"] + scores["failures"] + scores["empty"] == scores["n"]
+    reached = sum(p["max_new_tokens_reached"] for p in predictions)
+    assert scores["max_new_tokens_reached"] == reached
+    assert scores["max_new_tokens_share"] == reached / scores["n"]
+    assert scores["empty_share"] == scores["empty"] / scores["n"]
+    assert scores["input_budget"] == 256 and scores["max_new_tokens"] == 12
     assert 0 <= scores["rouge"]["rougeL"] <= 1
     assert scores["rouge"]["method"]["tokenizer"].startswith("unicode words")
     assert scores["model_path"] == str(tiny_models["qwen2"])
@@ -169,6 +177,18 @@ def test_seq2seq_base_model_is_evaluated_in_the_target_language(eval_sweep):
     _, predictions, scores = evaluate(folder, "evaluate/mbart/base/fr/novel")
     assert scores["n"] == 3  # max_examples
     assert all(p["status"] in ("ok", "empty") for p in predictions)
+
+
+def test_the_input_budget_is_the_models_own_limit_when_lower(eval_sweep):
+    """mBART reads 1,024 tokens whatever evaluate.max_input_tokens says; the cell records it
+    (the report's setup table shows it)."""
+    folder = eval_sweep(
+        train={"languages": ["en"], "methods": [{"model": "mbart", "method": "seq2seq"}]},
+        evaluate=EVALUATE | {"max_input_tokens": 4096, "max_examples": 1},
+    )
+    _, predictions, scores = evaluate(folder, "evaluate/mbart/base/en/novel")
+    assert scores["input_budget"] == predictions[0]["input_budget"] == 1024
+    assert scores["max_input_tokens"] == 4096
 
 
 def test_no_test_article_in_the_language_is_a_clear_failure(eval_sweep):

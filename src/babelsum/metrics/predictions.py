@@ -40,7 +40,8 @@ def check_and_score(record: dict, stem: bool = True) -> dict:
 def cell_scores(
     predictions: list[dict], eval_lang: str, bootstrap_samples: int, seed: int, stem: bool = True
 ) -> dict:
-    """What a matrix cell reports: counts, the off-language share, ROUGE with intervals.
+    """What a matrix cell reports: counts, the off-language share, ROUGE with intervals,
+    and generation health (empty outputs, outputs that hit max_new_tokens, lengths).
 
     ROUGE averages over every example; a failed generation counts 0, like an empty one, so a
     model cannot gain by failing on hard articles (failures are reported next to it).
@@ -53,6 +54,7 @@ def cell_scores(
     zero = dict.fromkeys(ROUGE_TYPES, 0.0)
     per_document = [p["rouge"] or zero for p in predictions]
     targets = Counter(p["summary_language"] for p in predictions)
+    reached = sum(bool(p.get("max_new_tokens_reached")) for p in predictions)
     rouge_lang = targets.most_common(1)[0][0] if targets else eval_lang
     return {
         "n": n,
@@ -70,8 +72,21 @@ def cell_scores(
         ),
         "articles_cut": sum(bool(p.get("article_cut")) for p in predictions),
         "mean_new_tokens": sum(p.get("new_tokens", 0) for p in predictions) / n if n else None,
+        "empty_share": statuses["empty"] / n if n else None,
+        # generations that used every one of max_new_tokens: most were cut off mid-summary
+        "max_new_tokens_reached": reached,
+        "max_new_tokens_share": reached / n if n else None,
+        # lengths in the evaluated model's tokens: an answer's against its reference's
+        "mean_output_tokens": _mean([p.get("new_tokens") for p in answered]),
+        "mean_reference_tokens": _mean([p.get("reference_tokens") for p in predictions]),
         "summary_languages": dict(targets),
         "rouge": summarize_documents(
             per_document, rouge_lang, bootstrap_samples=bootstrap_samples, seed=seed, stem=stem
         ),
     }
+
+
+def _mean(values: list) -> float | None:
+    """The mean of the values that were recorded (records of older runs lack some)."""
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None

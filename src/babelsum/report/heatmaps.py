@@ -1,8 +1,9 @@
 """Heatmap PNGs of the matrices (matplotlib, Agg backend: no display needed on a cluster).
 
 One figure per (model, method, test set, metric): the absolute scores with the base model's
-row on the left, the difference from the base model on the right (a star where the 95%
-interval excludes 0). A missing cell is grey and says "missing"; an undefined one says "n/a".
+row on the left, the difference from the base model on the right (a star where the adjusted
+p-value is below 0.05). A missing cell is grey and says "missing"; an undefined one and a
+same-topic cell on the diagonal (which cannot exist) say "n/a".
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import math
 from pathlib import Path
 
 from babelsum.metrics.judge import MAX_SCORE, MIN_SCORE
-from babelsum.report.matrices import METRIC_NAMES, TEST_SET_NAMES, Matrix
+from babelsum.report.matrices import METRIC_NAMES, NOT_APPLICABLE_NOTE, TEST_SET_NAMES, Matrix
 
 MISSING_COLOR = "#d9d9d9"
 MIN_SPAN = 0.1  # the narrowest colour scale of a score panel
@@ -100,14 +101,10 @@ def _label(matrix: Matrix, row: str, col: str) -> str:
         return ""
     value = matrix.value(row, col)
     if value is None:
-        return (
-            "n/a"
-            if (row, col) in matrix.notes and "undefined" in matrix.notes[row, col]
-            else "missing"
-        )
+        note = matrix.notes.get((row, col), "")
+        return "n/a" if note.startswith((NOT_APPLICABLE_NOTE, "undefined")) else "missing"
     text = f"{value:+.3f}" if matrix.quantity.endswith("delta") else f"{value:.3f}"
-    low_high = matrix.intervals.get((row, col))
-    if matrix.quantity.endswith("delta") and low_high and (low_high[0] > 0 or low_high[1] < 0):
+    if matrix.quantity.endswith("delta") and matrix.significance(row, col):
         text += "*"
     return text
 

@@ -1,13 +1,15 @@
 """A matrix as a table of text, for report.md (Markdown) and `launch report` (plain text).
 
 Entries read "0.345 [0.301, 0.389]" (a score and its 95% interval), "+0.222 [+0.20, +0.25]*"
-(a difference whose interval excludes 0), "+35.2%", "undefined" (relative change over a base
-below the floor) or "missing (failed)" (the task did not finish; the reason is listed apart).
+(a difference whose adjusted p-value is below 0.05), "+35.2% [+20.1%, +50.3%]", "undefined"
+(relative change over a base below the floor), "n/a" (a cell that cannot exist: a same-topic
+cell on the diagonal) or "missing (failed)" (the task did not finish; the reason is listed
+apart).
 """
 
 from __future__ import annotations
 
-from babelsum.report.matrices import Matrix
+from babelsum.report.matrices import NOT_APPLICABLE_NOTE, Matrix
 from babelsum.state import State
 
 HEADER_CORNER = "train \\ eval"
@@ -20,25 +22,32 @@ def entry(matrix: Matrix, row: str, col: str, *, intervals: bool = True) -> str:
     value = matrix.values[where]
     if value is None:
         note = matrix.notes.get(where, "")
+        if note.startswith(NOT_APPLICABLE_NOTE):
+            return "n/a"
         if note.startswith("undefined"):
             return "undefined"
         state = note.split(":", 1)[0] if ":" in note else "missing"
         return f"missing ({state})" if state in _STATES else "missing"
     q = matrix.quantity
+    interval = matrix.intervals.get(where) if intervals else None
     if q.endswith("_relative"):
-        return f"{value:+.1%}"
+        text = f"{value:+.1%}"
+        if interval is not None:
+            text += f" [{interval[0]:+.1%}, {interval[1]:+.1%}]"
+        return text
     if q == "n":
         return str(int(value))
     if q.endswith("_share"):
         return f"{value:.0%}"
+    if q.endswith("_tokens"):
+        return f"{value:.1f}"
     signed = q.endswith("delta")
     text = f"{value:+.3f}" if signed else f"{value:.3f}"
-    interval = matrix.intervals.get(where)
-    if intervals and interval is not None:
+    if interval is not None:
         low, high = interval
         text += f" [{low:+.3f}, {high:+.3f}]" if signed else f" [{low:.3f}, {high:.3f}]"
-        if signed and (low > 0 or high < 0):
-            text += "*"
+    if signed and matrix.significance(row, col):
+        text += "*"
     return text
 
 
@@ -55,20 +64,27 @@ def table_rows(matrix: Matrix, *, intervals: bool = True) -> tuple[list[str], li
 
 
 def markdown(matrix: Matrix, *, intervals: bool = True) -> str:
-    header, rows = table_rows(matrix, intervals=intervals)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return markdown_table(*table_rows(matrix, intervals=intervals))
+
+
+def plain(matrix: Matrix, *, intervals: bool = True) -> str:
+    return plain_table(*table_rows(matrix, intervals=intervals))
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(_escape(c) for c in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_escape(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
-def plain(matrix: Matrix, *, intervals: bool = True) -> str:
-    header, rows = table_rows(matrix, intervals=intervals)
+def plain_table(header: list[str], rows: list[list[str]], labels: int = 1) -> str:
+    """Columns padded to their widest entry: the first `labels` to the left, numbers right."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = []
     for cells in [header, *rows]:
-        # the row label to the left, numbers to the right
-        numbers = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
-        lines.append("  ".join([cells[0].ljust(widths[0]), *numbers]).rstrip())
+        left = [c.ljust(w) for c, w in zip(cells[:labels], widths[:labels], strict=True)]
+        right = [c.rjust(w) for c, w in zip(cells[labels:], widths[labels:], strict=True)]
+        lines.append("  ".join(left + right).rstrip())
     return "\n".join(lines)
 
 

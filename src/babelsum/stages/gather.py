@@ -2,7 +2,8 @@
 
 It uses (does not need) every evaluate and judge task: it runs even when some failed or were
 blocked, reads what exists, and shows each hole as a missing cell with the reason from that
-task's status file. Outputs: report.md, cells.csv, cells.json, matrices/*.csv, heatmaps/*.png.
+task's status file. Outputs: report.md, cells.csv, cells.json, comparisons.csv (methods
+against each other), overview.json (report.md's first table), matrices/*.csv, heatmaps/*.png.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from babelsum.stages import StageContext
 
 
 def run(ctx: StageContext) -> dict:
-    from babelsum.report.build import build_report, sweep_cells
+    from babelsum.report.build import build_report, sweep_results
 
-    cells = sweep_cells(ctx.config, ctx.optional_inputs("cells"), ctx.optional_inputs("judgments"))
-    summary = build_report(cells, ctx.config, ctx.output_dir)
+    results = sweep_results(
+        ctx.config, ctx.optional_inputs("cells"), ctx.optional_inputs("judgments")
+    )
+    summary = build_report(results, ctx.config, ctx.output_dir)
     ctx.tracker.log_metrics({k: float(v) for k, v in summary.items()})
     return summary
