@@ -590,7 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_sweep)
 
     s = sub.add_parser("status", help="per-stage counts and failure reasons of a sweep")
-    s.add_argument("sweep_dir")
+    s.add_argument("sweep_dir", help="a sweep folder, or `latest`")
     shown = s.add_mutually_exclusive_group()
     shown.add_argument("--json", action="store_true", help="every task, for scripts")
     shown.add_argument(

@@ -103,8 +103,11 @@ def warn_if_unsafe_store(
     )
 
 
-def ui_command(folder: SweepFolder, config: SweepConfig, port: int = 5000) -> list[str]:
-    """The command that serves the MLflow UI on this sweep's store (localhost only).
+def ui_command(
+    folder: SweepFolder, config: SweepConfig, port: int = 5000, host: str = "127.0.0.1"
+) -> list[str]:
+    """The command that serves the MLflow UI on this sweep's store (localhost by default:
+    the UI has no login, so another `host` lets whoever reaches it see and edit the runs).
 
     From a laptop: `ssh -L 5000:localhost:5000 LOGIN_NODE`, then open http://localhost:5000.
     """
@@ -131,7 +134,7 @@ def ui_command(folder: SweepFolder, config: SweepConfig, port: int = 5000) -> li
         "--backend-store-uri",
         uri,
         "--host",
-        "127.0.0.1",
+        host,
         "--port",
         str(port),
         "--workers",
