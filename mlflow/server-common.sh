@@ -1,8 +1,14 @@
 # Sourced by the start scripts: settings shared by every way of running the server.
 # Not executable on its own.
 
+# Databases, artifacts and logs hold other people's work and the users' password hashes:
+# everything the server creates is readable by this user only.
+umask 077
+
 MLFLOW=${MLFLOW:-mlflow}
-MLFLOW_HOST=${MLFLOW_HOST:-0.0.0.0}  # compute nodes must reach it; 127.0.0.1 for one machine
+# Only this machine, unless told otherwise: MLFLOW_HOST=0.0.0.0 lets compute nodes (and anyone
+# else on the network) reach it; then use basic auth, behind a TLS proxy or an SSH tunnel.
+MLFLOW_HOST=${MLFLOW_HOST:-127.0.0.1}
 MLFLOW_PORT=${MLFLOW_PORT:-5000}
 MLFLOW_WORKERS=${MLFLOW_WORKERS:-2}
 
@@ -23,13 +29,21 @@ if [[ -z "${MLFLOW_SERVER_ALLOWED_HOSTS:-}" ]]; then
 fi
 
 # Basic auth (MLFLOW_AUTH=1): needs `pip install 'mlflow[auth]'` and a secret key that stays
-# the same across restarts. Users log in with MLFLOW_TRACKING_USERNAME / _PASSWORD.
+# the same across restarts. Users log in with MLFLOW_TRACKING_USERNAME / _PASSWORD. The users
+# live in basic_auth.db, beside mlflow.db (basic_auth.ini names it relative to the folder the
+# server runs in, which the start scripts make the database folder), and are backed up with it.
 if [[ "${MLFLOW_AUTH:-0}" == 1 ]]; then
     if [[ -z "${MLFLOW_FLASK_SERVER_SECRET_KEY:-}" ]]; then
         echo "MLFLOW_AUTH=1 needs MLFLOW_FLASK_SERVER_SECRET_KEY (e.g. from a file only you can read)" >&2
         exit 2
     fi
+    export MLFLOW_AUTH_CONFIG_PATH=${MLFLOW_AUTH_CONFIG_PATH:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/basic_auth.ini}
     server_args+=(--app-name basic-auth)
+    echo "note: basic auth sends passwords in clear over plain HTTP: reach this server through" \
+         "a TLS proxy or an SSH tunnel (mlflow/README.md)" >&2
+elif [[ "$MLFLOW_HOST" != 127.0.0.1 && "$MLFLOW_HOST" != localhost ]]; then
+    echo "warning: listening on $MLFLOW_HOST without auth: anyone who reaches this port can read" \
+         "and change every run (MLFLOW_AUTH=1, mlflow/README.md)" >&2
 fi
 
 # SQLite's locks are unreliable on network filesystems: warn when the database would live on one.

@@ -8,7 +8,9 @@
 #
 # Needs `pip install psycopg2-binary` next to mlflow. Settings (environment): PGHOST, PGPORT
 # (5432), PGUSER, PGDATABASE (mlflow), MLFLOW_ARTIFACTS (shared storage, or s3://...),
-# MLFLOW_HOST, MLFLOW_PORT, MLFLOW_WORKERS, MLFLOW_AUTH=1, MLFLOW.
+# MLFLOW_HOST (127.0.0.1), MLFLOW_PORT, MLFLOW_WORKERS, MLFLOW_AUTH=1 (point basic_auth.ini's
+# database_uri at the same PostgreSQL server: a local SQLite file would be lost with the
+# host), MLFLOW.
 set -euo pipefail
 source "$(dirname "$0")/server-common.sh"
 

@@ -8,8 +8,9 @@
 #   MLFLOW_DB_DIR=/local/$USER/mlflow mlflow/start-sqlite.sh
 #
 # Settings (environment): MLFLOW_DB_DIR (default ~/.babelsum/mlflow), MLFLOW_ARTIFACTS
-# (default $MLFLOW_DB_DIR/artifacts), MLFLOW_HOST (0.0.0.0), MLFLOW_PORT (5000),
-# MLFLOW_WORKERS (2), MLFLOW_AUTH=1 for basic auth, MLFLOW (the mlflow executable).
+# (default $MLFLOW_DB_DIR/artifacts), MLFLOW_HOST (127.0.0.1; 0.0.0.0 for compute nodes),
+# MLFLOW_PORT (5000), MLFLOW_WORKERS (2), MLFLOW_AUTH=1 for basic auth (users in
+# $MLFLOW_DB_DIR/basic_auth.db), MLFLOW (the mlflow executable). Created with umask 077.
 set -euo pipefail
 source "$(dirname "$0")/server-common.sh"
 
@@ -20,7 +21,7 @@ MLFLOW_DB_DIR=$(cd "$MLFLOW_DB_DIR" && pwd)
 MLFLOW_ARTIFACTS=$(cd "$MLFLOW_ARTIFACTS" && pwd)
 warn_if_network_fs "$MLFLOW_DB_DIR"
 print_address
-cd "$MLFLOW_DB_DIR"  # relative paths (basic auth's user database) land beside mlflow.db
+cd "$MLFLOW_DB_DIR"  # basic_auth.ini's relative sqlite:///basic_auth.db lands beside mlflow.db
 
 exec "$MLFLOW" server \
     --backend-store-uri "sqlite:///$MLFLOW_DB_DIR/mlflow.db" \

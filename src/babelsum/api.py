@@ -17,15 +17,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from babelsum import backends, sweep_list
 from babelsum.backends import RunOptions
-from babelsum.config import SweepConfig, config_paths, dump_config, load_config
+from babelsum.config import SweepConfig, dump_config, load_config, validate_config
+from babelsum.config.load import compose
 from babelsum.errors import SweepError
 from babelsum.files import write_atomic
 from babelsum.plan import Plan, Task, make_plan
 from babelsum.state import ACTIVE, Cause, State, SweepFolder
 from babelsum.sweep import (
     TaskView,
+    authored_text,
     compare_plans,
     config_hash,
     create_sweep,
@@ -86,8 +90,9 @@ def create(
 ) -> Created:
     """Check the config (unless `preflight` is False: the checks of preflight.py, every
     problem at once, nothing written), then write the sweep folder and its MLflow run."""
-    config = load_config(config_file, overrides)
-    first = config_paths(config_file)[0]  # relative paths in the config start from its folder
+    composed = compose(config_file, overrides)
+    config = validate_config(composed.data, composed.source, composed.origins)
+    first = composed.files[0]  # relative paths in the config start from its folder
     backend = backends.get(executor)
     notices = []
     if preflight:
@@ -100,6 +105,8 @@ def create(
         backend.name,
         str(first.resolve()),
         overrides,
+        files=[str(f.resolve()) for f in composed.files],
+        authored=composed.data,
     )
     reused = reuse_outputs(folder, config, plan, reuse_from)
     if config.tracking.enabled:
@@ -255,11 +262,21 @@ def take_config_change(
     found = source_config(folder, folder.meta())
     if found is None:
         return config, plan, []
-    source, new_config = found
-    if dump_config(new_config) == dump_config(config):
+    source, composed = found
+    # Both sides through today's code: a babelsum upgrade (new defaults, new hashes) is not
+    # an edit. Sweeps made before the authored config was kept compare resolved configs.
+    if folder.authored_config_path.is_file():
+        then = folder.authored_config_path.read_text(encoding="utf-8")
+        if authored_text(composed.data) == then:
+            return config, plan, []
+        old_config = validate_config(yaml.safe_load(then), str(folder.authored_config_path))
+    else:
+        old_config = config
+    new_config = validate_config(composed.data, composed.source, composed.origins)
+    if dump_config(new_config) == dump_config(old_config):
         return config, plan, []
     new_plan = make_plan(new_config)
-    change = compare_plans(plan, new_plan)
+    change = compare_plans(make_plan(old_config), new_plan)
     if not accept:
         if not change:
             note = (
@@ -292,6 +309,7 @@ def take_config_change(
                 tasks[key], state=State.PENDING, attempts=0, reason="its config changed", cause=None
             )
     write_atomic(folder.config_path, dump_config(new_config))
+    write_atomic(folder.authored_config_path, authored_text(composed.data))
     folder.write_plan(new_plan)
     folder.update_meta(config_hash=config_hash(new_config), tasks=len(new_plan.tasks()))
     return new_config, new_plan, notes

@@ -70,6 +70,10 @@ class MergeError(UserError):
     """An adapter that cannot be merged, or an output folder that is in use."""
 
 
+class PushError(UserError):
+    """`launch push`: not a train task's output, a bad repo id, no token, the Hub refused."""
+
+
 # ---------------------------------------------------------------- inside a task
 
 

@@ -62,6 +62,22 @@ def fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def sync_tree(root: Path) -> None:
+    """fsync every file and folder under `root` (a finished output, before it is renamed into
+    place: after a crash the new name must not point at files whose data never reached disk)."""
+    for folder, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
+                continue
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_folder(Path(folder))
+
+
 def write_json(path: Path, data: Any, durable: bool = True) -> None:
     write_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", durable)
 

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 from pathlib import Path
 
 from babelsum.errors import SweepError
@@ -48,7 +49,7 @@ def adopt(folder: SweepFolder, plan: Plan, found: dict[str, Path]) -> None:
     tasks = plan.by_key()
     for key, output in found.items():
         task = tasks[key]
-        staged = folder.task_dir(key) / "output.tmp-reused"
+        staged = folder.task_dir(key) / f"output.tmp-reused-{uuid.uuid4().hex[:8]}"
         _link_tree(output, staged)
         folder.publish_output(key, staged)
         source = _source_status(output)
@@ -72,7 +73,8 @@ def remember(cache_dir: Path, task: Task, output: Path) -> None:
     final = cache_dir / task.stage / task.identity
     if (final / "output").is_dir():
         return
-    staged = cache_dir / task.stage / f".{task.identity}.{os.getpid()}.tmp"
+    # unique per writer: sweeps on several hosts may share the cache (and their pids)
+    staged = cache_dir / task.stage / f".{task.identity}.{uuid.uuid4().hex[:12]}.tmp"
     _link_tree(output, staged / "output")
     (staged / CACHE_META).write_text(json.dumps({"key": task.key, "stage": task.stage}) + "\n")
     try:

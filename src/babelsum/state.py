@@ -219,6 +219,11 @@ class SweepFolder:
         return self.root / "config.yaml"
 
     @property
+    def authored_config_path(self) -> Path:
+        """The config as written (files merged, overrides applied), before defaults."""
+        return self.root / "config.authored.yaml"
+
+    @property
     def plan_path(self) -> Path:
         return self.root / "plan.json"
 

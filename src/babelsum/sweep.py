@@ -8,13 +8,17 @@ from __future__ import annotations
 import fnmatch
 import getpass
 import hashlib
+import os
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from babelsum.config import SweepConfig, dump_config, validate_config
+from babelsum.config.load import Composed
 from babelsum.errors import SweepError
+from babelsum.files import write_atomic
 from babelsum.plan import Plan, Task, make_plan
 from babelsum.state import Cause, Explanation, State, SweepFolder, TaskStatus
 
@@ -23,15 +27,31 @@ def config_hash(config: SweepConfig) -> str:
     return hashlib.sha256(dump_config(config).encode()).hexdigest()[:12]
 
 
-def default_sweep_dir(config: SweepConfig, root: Path = Path("sweeps")) -> Path:
-    return root / f"{config.study}-{time.strftime('%Y%m%d-%H%M%S')}"
+SWEEPS_ENV = "BABELSUM_SWEEPS"  # where new sweeps go, and where `latest` and `list` look
+
+
+def sweeps_root() -> Path:
+    return Path(os.environ.get(SWEEPS_ENV) or "sweeps")
+
+
+def default_sweep_dir(config: SweepConfig, root: Path | None = None) -> Path:
+    return (root or sweeps_root()) / f"{config.study}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def create_sweep(
-    config: SweepConfig, sweep_dir: Path, executor: str, source: str
+    config: SweepConfig,
+    sweep_dir: Path,
+    executor: str,
+    source: str,
+    overrides: Sequence[str] = (),
+    files: Sequence[str] = (),
+    authored: dict | None = None,
 ) -> tuple[SweepFolder, Plan]:
     """Write config and plan; refuse a folder holding another sweep.
 
+    `files` (the first is `source`, from whose folder relative paths start), `overrides` and
+    `authored` (what they gave, merged, before validation and defaults) are what the config
+    was read from: `launch resubmit` reads the files again to notice an edit after submission.
     Tasks get a status file when they are submitted or started: no file means pending.
     """
     folder = SweepFolder(sweep_dir)
@@ -52,11 +72,23 @@ def create_sweep(
         "host": socket.gethostname(),
         "executor": executor,
         "config_source": source,
+        "config_files": list(files) or [source],
+        "config_overrides": list(overrides),
         "config_hash": config_hash(config),
         "tasks": len(plan.tasks()),
     }
     folder.create(meta, dump_config(config), plan)
+    if authored is not None:
+        write_atomic(folder.authored_config_path, authored_text(authored))
     return folder, plan
+
+
+def authored_text(data: dict) -> str:
+    """The config as the researcher wrote it (files merged, overrides applied), before
+    validation fills in defaults: what an edit changes, and a babelsum upgrade does not."""
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=True, allow_unicode=True)
 
 
 def open_sweep(sweep_dir: str | Path) -> tuple[SweepFolder, Plan]:
@@ -64,18 +96,76 @@ def open_sweep(sweep_dir: str | Path) -> tuple[SweepFolder, Plan]:
     folder = SweepFolder(sweep_dir)
     if not folder.exists():
         raise SweepError(f"{sweep_dir} is not a sweep folder (no sweep.json)")
+    folder.meta()  # a damaged sweep.json is named here, before any command acts
     return folder, folder.read_plan()
 
 
 def load_sweep(sweep_dir: str | Path) -> tuple[SweepFolder, SweepConfig, Plan]:
     """A sweep folder with its resolved config and its plan."""
+    folder, plan = open_sweep(sweep_dir)
+    return folder, read_config(folder), plan
+
+
+def read_config(folder: SweepFolder) -> SweepConfig:
+    """The sweep's resolved config (config.yaml); SweepError naming it when it is damaged."""
     import yaml
 
-    folder, plan = open_sweep(sweep_dir)
-    config = validate_config(
-        yaml.safe_load(folder.config_path.read_text(encoding="utf-8")), str(folder.config_path)
+    path = folder.config_path
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SweepError(f"{path} is missing; restore it, or start a new sweep") from None
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # UnicodeDecodeError is a ValueError
+        problem = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "unreadable"
+        raise SweepError(f"{path}: damaged ({problem}); restore it") from None
+    if not isinstance(data, dict):
+        raise SweepError(f"{path}: damaged (not a mapping of config keys); restore it")
+    return validate_config(data, str(path))
+
+
+@dataclass
+class PlanChange:
+    """How a plan made from the edited config differs from the sweep's, by task key."""
+
+    changed: list[str]  # in both, with another params_hash
+    added: list[str]
+    removed: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.changed or self.added or self.removed)
+
+    def lines(self, limit: int = 20) -> list[str]:
+        """One line per task (changed, then new, then gone), at most `limit`, then a count."""
+        rows = (
+            [f"  changed: {k}" for k in self.changed]
+            + [f"  new:     {k}" for k in self.added]
+            + [f"  gone:    {k}" for k in self.removed]
+        )
+        more = [f"  ... and {len(rows) - limit} more"] if len(rows) > limit else []
+        return rows[:limit] + more
+
+
+def compare_plans(old: Plan, new: Plan) -> PlanChange:
+    """Which tasks an edited config changes: a task's params_hash covers every setting its
+    output depends on (plan.stage_settings), so equal hashes mean the same work."""
+    before = {t.key: t.params_hash for t in old.tasks()}
+    after = {t.key: t.params_hash for t in new.tasks()}
+    return PlanChange(
+        changed=[k for k in after if k in before and before[k] != after[k]],
+        added=[k for k in after if k not in before],
+        removed=[k for k in before if k not in after],
     )
-    return folder, config, plan
+
+
+def source_config(folder: SweepFolder, meta: dict) -> tuple[str, Composed] | None:
+    """The files the sweep's config was read from, read again with its overrides (the
+    researcher may have edited them since); None when a file is gone."""
+    from babelsum.config.load import compose
+
+    files = meta.get("config_files") or [meta.get("config_source")]
+    if not all(files) or not all(Path(f).is_file() for f in files):
+        return None
+    return ", ".join(files), compose(files, list(meta.get("config_overrides") or []))
 
 
 def downstream(plan: Plan, keys: set[str]) -> set[str]:

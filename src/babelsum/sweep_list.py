@@ -9,7 +9,6 @@ No ML imports: this runs on the login node.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +16,8 @@ from pathlib import Path
 from babelsum import backends
 from babelsum.errors import SweepError
 from babelsum.state import State, SweepFolder
-from babelsum.sweep import TaskView, read_statuses, task_views
+from babelsum.sweep import SWEEPS_ENV, TaskView, read_statuses, sweeps_root, task_views
 
-SWEEPS_ENV = "BABELSUM_SWEEPS"
 LATEST = "latest"
 
 
@@ -33,10 +31,6 @@ class SweepSummary:
     tasks: int = 0
     counts: Counter = field(default_factory=Counter)  # State -> number of tasks
     problem: str | None = None  # what is damaged
-
-
-def sweeps_root() -> Path:
-    return Path(os.environ.get(SWEEPS_ENV) or "sweeps")
 
 
 def list_sweeps(root: str | Path | None = None) -> list[SweepSummary]:

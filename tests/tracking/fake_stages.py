@@ -33,3 +33,24 @@ def gather(ctx: StageContext) -> dict:
     ctx.tracker.log_metrics({"cells_present": len(present)})
     (ctx.output_dir / "cells.json").write_text(json.dumps(sorted(present)))
     return {"present": len(present)}
+
+
+def leaky(ctx: StageContext) -> dict:
+    """A careless stage: prints the secrets of its environment (the task's log), and logs
+    them as params, tags, a metric name and text artifacts; one task fails naming them."""
+    names = os.environ.get("TEST_LEAK_NAMES", "").split()
+    leaked = {name: os.environ.get(name, "") for name in names}
+    lines = [f"{name}={value}" for name, value in leaked.items()]
+    lines += [f"connecting with {value}" for value in leaked.values()]
+    text = "\n".join(lines) + "\n"
+    print(text, flush=True)
+    ctx.tracker.log_params({"env": leaked, "note": " ".join(leaked.values())})
+    ctx.tracker.set_tags({"connection": leaked.get("DATABASE_URL", ""), "said": lines[-1]})
+    ctx.tracker.log_metrics({f"latency {leaked.get('SHORT_PASS', '')}": 1.0})
+    for name in ("stage-log.txt", "settings.cfg", "notes"):
+        (ctx.output_dir / name).write_text(text)
+        ctx.tracker.log_artifact(ctx.output_dir / name)
+    if ctx.task.key == os.environ.get("TEST_LEAK_FAIL_KEY"):
+        raise RuntimeError(f"cannot reach {leaked.get('REDIS_URL')}: {' '.join(lines)}")
+    (ctx.output_dir / "value.txt").write_text(ctx.task.key)
+    return {}

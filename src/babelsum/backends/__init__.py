@@ -51,8 +51,11 @@ class Backend(Protocol):
         with what the backend can tell of why."""
         ...
 
-    def cancel(self, statuses: list[TaskStatus]) -> None:
-        """Stop these active tasks of this backend."""
+    def cancel(
+        self, folder: SweepFolder, statuses: list[TaskStatus]
+    ) -> tuple[list[str], list[str]]:
+        """Stop these active tasks of this backend, if they are still the sweep's; the keys
+        of the tasks stopped, and a note for each task left alone."""
         ...
 
     def parallel_tasks(self, config: SweepConfig) -> int:

@@ -23,6 +23,7 @@ from babelsum.plan import Plan, Task
 from babelsum.state import Cause, Explanation, State, SweepFolder, TaskStatus
 
 NAME = "local"
+RUNNER = "babelsum.runner"  # the module each task process runs (`python -m`)
 
 
 class LocalBackend:
@@ -43,25 +44,41 @@ class LocalBackend:
         return []
 
     def lost(self, statuses: list[TaskStatus]) -> dict[str, Explanation]:
-        """Running tasks of this host whose process is gone, though no `launch` saw it end
-        (a task of another host cannot be checked from here, so it is not called lost)."""
+        """Running tasks of this host whose process is gone (or whose pid now belongs to
+        another process), though no `launch` saw it end (a task of another host cannot be
+        checked from here, so it is not called lost)."""
         host = socket.gethostname()
         gone = Explanation(Cause.UNKNOWN, "its process disappeared, and with it its `launch`")
         return {
             s.key: gone
             for s in statuses
-            if s.state == State.RUNNING and s.host == host and s.pid and not _pid_alive(s.pid)
+            if s.state == State.RUNNING and s.host == host and s.pid and not task_process(s)
         }
 
-    def cancel(self, statuses: list[TaskStatus]) -> None:
+    def cancel(
+        self, folder: SweepFolder, statuses: list[TaskStatus]
+    ) -> tuple[list[str], list[str]]:
+        """SIGTERM the running tasks whose process is still theirs: a pid means something
+        only on the host that recorded it, and a pid may have been reused since. The tasks
+        stopped (or already gone), and a note for each task left alone."""
         host = socket.gethostname()
+        stopped, notes = [], []
         for status in statuses:
-            # a pid means something only on the host that recorded it
-            if status.state == State.RUNNING and status.pid and status.host == host:
+            if status.state != State.RUNNING or not status.pid:
+                continue
+            if status.host != host:
+                notes.append(
+                    f"{status.key}: not stopped, it runs on {status.host} (pid {status.pid}); "
+                    f"run `launch cancel` there"
+                )
+                continue
+            if task_process(status, folder.root):
                 try:
                     os.kill(status.pid, signal.SIGTERM)
                 except ProcessLookupError:
                     pass
+            stopped.append(status.key)  # stopped now, or its process was gone already
+        return stopped, notes
 
     def parallel_tasks(self, config: SweepConfig) -> int:
         return config.engine.local_parallel_tasks
@@ -71,17 +88,54 @@ class LocalBackend:
         return [f"local: {jobs} job(s) (the tasks of a pack share one process)"]
 
 
+def task_process(status: TaskStatus, sweep: Path | None = None) -> bool:
+    """Whether the process `status.pid` of this host is still the one running the task: a
+    runner of that stage and index (of the sweep `sweep`, when given), started before the
+    task recorded its start. A pid is reused once its process ends, and a zombie is no
+    longer running, so signal 0 alone cannot tell."""
+    if not Path("/proc/self").is_dir():  # no procfs (macOS): signal 0 is all one can ask
+        return _pid_alive(status.pid)
+    proc = Path(f"/proc/{status.pid}")
+    try:
+        args = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    if stat[0] == "Z" or RUNNER not in args:
+        return False
+    where = args[args.index(RUNNER) + 1 : args.index(RUNNER) + 4]
+    if len(where) < 3 or where[1] != status.stage:
+        return False
+    if str(status.index) not in where[2].split(","):
+        return False
+    if sweep is not None and os.path.realpath(where[0]) != str(sweep):
+        return False
+    started = _start_time(stat)
+    # 2 s: the boot time the start is counted from is rounded to a second
+    return started is None or status.started is None or started <= status.started + 2
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
-    try:  # a zombie (dead, not yet reaped: its parent died too) answers signal 0
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+    except PermissionError:  # another user's process: alive all the same
+        pass
+    return True
+
+
+def _start_time(stat: list[str]) -> float | None:
+    """When a process started (seconds since the epoch), from its /proc/PID/stat fields."""
+    try:
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+        return boot + int(stat[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
 
 
 def _free_port() -> int:
@@ -92,7 +146,11 @@ def _free_port() -> int:
 
 def run_job(folder: SweepFolder, job: list[Task], processes: int, env: dict[str, str]) -> int:
     """Run a job (one task, or the tasks of a pack one after the other) in `processes` local
-    processes; return the exit code of rank 0. Its output goes to the first task's log."""
+    processes; return the exit code of rank 0. Its output goes to the first task's log.
+    Nothing starts once `launch cancel` was asked: the tasks are recorded as cancelled."""
+    if folder.cancel_requested():
+        record_cancelled(folder, job)
+        return 1
     log_path = folder.log_path(job[0].key)
     for task in job:
         folder.update_status(
@@ -108,7 +166,7 @@ def run_job(folder: SweepFolder, job: list[Task], processes: int, env: dict[str,
     command = [
         sys.executable,
         "-m",
-        "babelsum.runner",
+        RUNNER,
         str(folder.root),
         job[0].stage,
         ",".join(str(t.index) for t in job),
@@ -139,17 +197,33 @@ def run_job(folder: SweepFolder, job: list[Task], processes: int, env: dict[str,
     return codes[0]
 
 
+def record_cancelled(folder: SweepFolder, job: list[Task]) -> None:
+    """`launch cancel` was asked before this job started: record its tasks as cancelled."""
+    for task in job:
+        folder.update_status(
+            task,
+            executor=NAME,
+            state=State.FAILED,
+            cause=Cause.CANCELLED,
+            reason="cancelled by `launch cancel` before it started",
+            ended=time.time(),
+        )
+
+
 def record_killed(folder: SweepFolder, job: list[Task], signum: int) -> None:
     """A job killed by a signal could not say so itself: mark its unfinished tasks."""
     name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else signum
     reason = f"killed by {name}" + (
         " (often the kernel's out-of-memory killer, or kill -9)" if signum == signal.SIGKILL else ""
     )
+    cause = Cause.KILLED
+    if folder.cancel_requested():  # `launch cancel` sent the signal: say so, as it does
+        cause, reason = Cause.CANCELLED, "cancelled by `launch cancel`"
     for task in job:
         status = folder.read_status(task.key)
         if status is not None and status.state == State.RUNNING:
             folder.update_status(
-                task, state=State.FAILED, cause=Cause.KILLED, reason=reason, ended=time.time()
+                task, state=State.FAILED, cause=cause, reason=reason, ended=time.time()
             )
 
 

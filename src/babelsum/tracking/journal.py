@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from babelsum.errors import TrackingError
 from babelsum.files import append_jsonl, file_lock, write_json
 
 SYNC_FILE = "mlflow_sync.json"
@@ -63,11 +64,56 @@ class Journal:
 
 @dataclass
 class Entry:
-    """One journal line: its record (None when the line cannot be read) and where it ends."""
+    """One journal line: its record (None when the line is not a valid record: `problem`
+    says why) and where it ends."""
 
     record: dict[str, Any] | None
     end: int  # byte offset just after this line
     line: str = ""
+    problem: str = ""
+
+
+KINDS = ("params", "tags", "metrics", "artifact", "start", "end")
+END_STATES = ("FINISHED", "FAILED", "KILLED")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def record_problem(record: Any) -> str | None:
+    """Why a parsed journal line is not a record the store can replay, or None. Journals are
+    files anyone may edit or damage: a line of the wrong shape is rejected, never replayed
+    half, and never stops the lines after it."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not a record"
+    kind = record.get("kind")
+    if kind not in KINDS:
+        return f"unknown kind {kind!r}"
+    if not isinstance(record.get("id"), str):
+        return "no string id"
+    if not _number(record.get("time")):
+        return "no numeric time"
+    if kind in ("params", "tags", "metrics") and not isinstance(record.get(kind), dict):
+        return f"{kind!r} is not a mapping"
+    if kind == "metrics":
+        if not all(_number(v) for v in record["metrics"].values()):
+            return "a metric that is not a number"
+        if record.get("step") is not None and not (
+            isinstance(record["step"], int) and not isinstance(record["step"], bool)
+        ):
+            return "a step that is not an integer"
+    if kind == "artifact":
+        file = record.get("file")
+        if not isinstance(file, str) or not file or file.startswith("/"):
+            return "an artifact file that is not a relative path"
+        if ".." in Path(file).parts:
+            return "an artifact file outside the task folder"
+        if not isinstance(record.get("artifact_path"), str | type(None)):
+            return "an artifact_path that is not text"
+    if kind == "end" and record.get("state") not in END_STATES:
+        return f"an end state that is not one of {', '.join(END_STATES)}"
+    return None
 
 
 def read_entries(path: Path, offset: int = 0) -> list[Entry]:
@@ -87,10 +133,12 @@ def read_entries(path: Path, offset: int = 0) -> list[Entry]:
         text = raw.decode("utf-8", errors="replace")
         try:
             record = json.loads(text)
-        except json.JSONDecodeError:
-            record = None
-        if not isinstance(record, dict) or "kind" not in record:
-            entries.append(Entry(None, position, text[:200]))
+        except ValueError:  # not JSON (a torn line), or numbers too deep or too large
+            entries.append(Entry(None, position, text[:200], "not JSON"))
+            continue
+        problem = record_problem(record)
+        if problem is not None:
+            entries.append(Entry(None, position, text[:200], problem))
         else:
             entries.append(Entry(record, position))
     return entries
@@ -115,7 +163,12 @@ class SyncState:
 
     def load(self, uri: str) -> StoreSync:
         stores = self._stores()
-        return StoreSync(**stores[uri]) if uri in stores else StoreSync()
+        if uri not in stores:
+            return StoreSync()
+        try:
+            return StoreSync(**stores[uri])
+        except TypeError:
+            raise TrackingError(f"{self.path}: damaged (fields of {uri}); move it aside") from None
 
     def save(self, uri: str, sync: StoreSync) -> None:
         stores = self._stores()
@@ -124,9 +177,17 @@ class SyncState:
 
     def _stores(self) -> dict[str, dict[str, Any]]:
         try:
-            return json.loads(self.path.read_text(encoding="utf-8")).get("stores", {})
+            stores = json.loads(self.path.read_text(encoding="utf-8")).get("stores", {})
         except FileNotFoundError:
             return {}
+        except (OSError, ValueError, AttributeError) as exc:
+            raise TrackingError(
+                f"{self.path}: damaged ({type(exc).__name__}); move it aside and run "
+                "`launch sync` again (the task's journal is then sent again, into a new run)"
+            ) from None
+        if not isinstance(stores, dict) or not all(isinstance(v, dict) for v in stores.values()):
+            raise TrackingError(f"{self.path}: damaged (no mapping of stores); move it aside")
+        return stores
 
     def lock(self, timeout_s: float) -> contextlib.AbstractContextManager[bool]:
         return file_lock(self.lock_path, timeout_s)

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import logging
 import socket
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from babelsum.files import file_lock
 from babelsum.state import SweepFolder
 from babelsum.tracking.journal import StoreSync, SyncState, read_entries
+from babelsum.tracking.provenance import (
+    checkout,
+    git_commit,
+    package_versions,
+    provenance_tags,
+    record_sweep_provenance,
+)
 from babelsum.tracking.redaction import Redactor
 from babelsum.tracking.store import (
     MAX_PARAM_VALUE,
@@ -103,6 +109,7 @@ class RunSink:
             sync,
             save=lambda: self.state.save(shown, sync),
             on_status=self._sweep_status if self.ends_sweep else None,
+            sweep_run=lambda: ensure_parent_run(self.folder, self.config, self.store, self.uri),
         )
         for refused in sync.rejected[rejected_before:]:
             log.warning("MLflow refused a record of %s: %s", self.key, refused["error"])
@@ -146,8 +153,12 @@ def ensure_parent_run(
         runs = meta.get(PARENT_RUNS_KEY, {})
         if shown in runs and not (verify and _gone(store, runs[shown])):
             return runs[shown]
-        run_id = store.create_run(experiment_name(config), meta["id"], sweep_tags(meta, config))
+        redactor = config_redactor(config)
+        tags = {k: redactor.value(k, v) for k, v in sweep_tags(meta, config).items()}
+        run_id = store.create_run(experiment_name(config), meta["id"], tags)
         _log_config(store, run_id, config)
+        if meta.get("git_diff") and (folder.root / meta["git_diff"]).is_file():
+            store.call("log_artifact", run_id, str(folder.root / meta["git_diff"]))
         # mlflow_parent_run_id names the run in the sweep's first store
         first = meta.get(URI_KEY, shown) == shown or not meta.get("mlflow_parent_run_id")
         main = {"mlflow_parent_run_id": run_id} if first else {}
@@ -164,16 +175,18 @@ def _gone(store: MlflowStore, run_id: str) -> bool:
 
 
 def _log_config(store: MlflowStore, run_id: str, config: SweepConfig) -> None:
+    """The resolved config as params and as config.yaml, masked as a mapping first (a short
+    password under its name is masked there, where text alone could not tell it)."""
+    import yaml
     from mlflow.entities import Param
-
-    from babelsum.config import dump_config
 
     redactor = config_redactor(config)
     masked = redactor.mapping(config.model_dump(mode="json"))
     params = [Param(clean_key(k), str(v)[:MAX_PARAM_VALUE]) for k, v in flatten(masked).items()]
     for i in range(0, len(params), MAX_PARAMS_OR_TAGS):
         store.call("log_batch", run_id, params=params[i : i + MAX_PARAMS_OR_TAGS], synchronous=True)
-    store.call("log_text", run_id, redactor.text(dump_config(config)), "config.yaml")
+    text = yaml.safe_dump(masked, sort_keys=False, allow_unicode=True)
+    store.call("log_text", run_id, redactor.text(text), "config.yaml")
 
 
 def sweep_tags(meta: dict[str, Any], config: SweepConfig) -> dict[str, str]:
@@ -182,33 +195,14 @@ def sweep_tags(meta: dict[str, Any], config: SweepConfig) -> dict[str, str]:
         "sweep_id": str(meta["id"]),
         "study": config.study,
         "config_hash": str(meta.get("config_hash", "")),
-        "git_commit": str(meta.get("git_commit") or git_commit()),
+        "git_commit": str(
+            meta.get("git_commit") or git_commit(checkout(meta.get("config_source")))
+        ),
         "container_image": config.container.image if config.container else "none",
         "executor": str(meta.get("executor", "")),
+        "version.babelsum": package_versions()["version.babelsum"],
+        **provenance_tags(meta),
     }
-
-
-def git_commit() -> str:
-    """The commit of the babelsum checkout that runs (with -dirty for local changes)."""
-    import babelsum
-
-    root = Path(babelsum.__file__).resolve().parents[2]
-    if not (root / ".git").exists():
-        return f"unknown (babelsum {getattr(babelsum, '__version__', '?')}, not a git checkout)"
-    try:
-        sha = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "diff", "--quiet", "HEAD", "--"], timeout=10
-        ).returncode
-    except (OSError, subprocess.SubprocessError) as exc:
-        return f"unknown ({type(exc).__name__})"
-    return sha + ("-dirty" if dirty else "")
 
 
 # ---------------------------------------------------------------------- a sweep's parent run
@@ -223,10 +217,8 @@ def start_sweep_run(sweep_dir: Path, config: SweepConfig, parallel_tasks: int = 
     folder = SweepFolder(sweep_dir)
     uri = tracking_uri(folder.root, config)
     meta = folder.meta()
-    folder.update_meta(
-        **{URI_KEY: meta.get(URI_KEY) or shown_uri(uri)},
-        git_commit=meta.get("git_commit") or git_commit(),
-    )
+    folder.update_meta(**{URI_KEY: meta.get(URI_KEY) or shown_uri(uri)})
+    record_sweep_provenance(folder, config, config_redactor(config).text)
     warning = warn_if_unsafe_store(uri, parallel_tasks)
     if warning:
         log.warning(warning)
@@ -288,8 +280,10 @@ def task_tags(
         "study": config.study,
         "attempt": attempt,
         "config_hash": meta.get("config_hash", ""),
-        "git_commit": meta.get("git_commit") or git_commit(),
+        "git_commit": meta.get("git_commit") or git_commit(checkout(meta.get("config_source"))),
         "container_image": config.container.image if config.container else "none",
+        **provenance_tags(meta),
+        **package_versions(),
         "host": socket.gethostname(),
         "slurm_job_id": job_id or "-",
         "slurm_array_job_id": array_job_id or "-",

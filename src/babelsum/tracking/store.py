@@ -321,7 +321,7 @@ class MlflowStore:
     ) -> None:
         record = entry.record
         if record is None:
-            raise Rejected(f"unreadable journal line: {entry.line!r}")
+            raise Rejected(f"journal line rejected ({entry.problem}): {entry.line!r}")
         kind = record["kind"]
         if kind == "start":
             self.call("update_run", run_id, status="RUNNING")

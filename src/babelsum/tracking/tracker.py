@@ -33,8 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("babelsum.tracking")
 
-TEXT_SUFFIXES = {".json", ".jsonl", ".md", ".txt", ".yaml", ".yml", ".csv", ".tsv", ".log"}
-MAX_REDACTED_TEXT = 50 * 2**20  # larger text artifacts are copied as they are
+MAX_REDACTED_TEXT = 50 * 2**20  # larger artifacts are copied as they are
 
 
 class Pusher:
@@ -145,14 +144,16 @@ class Tracker:
         self._record("params", urgent=True, params=flatten(self._redactor.mapping(params)))
 
     def set_tags(self, tags: dict[str, Any]) -> None:
-        masked = {str(k): self._redactor.value(str(k), v) for k, v in tags.items()}
+        masked = {
+            self._redactor.text(str(k)): self._redactor.value(str(k), v) for k, v in tags.items()
+        }
         self._record("tags", urgent=True, tags=masked)
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         numbers = {}
         for key, value in metrics.items():
             try:
-                numbers[str(key)] = float(value)
+                numbers[self._redactor.text(str(key))] = float(value)
             except (TypeError, ValueError):
                 if key not in self._warned_metrics:
                     self._warned_metrics.add(key)
@@ -233,12 +234,14 @@ class Tracker:
                 self._copy_redacted(file, copy / file.relative_to(source))
             return
         copy.parent.mkdir(parents=True, exist_ok=True)
-        if source.suffix.lower() in TEXT_SUFFIXES and source.stat().st_size <= MAX_REDACTED_TEXT:
+        # any file that reads as text is masked, whatever its name (a log, a .py, a .cfg)
+        if source.stat().st_size <= MAX_REDACTED_TEXT:
+            data = source.read_bytes()
             try:
-                text = source.read_text(encoding="utf-8")
+                text = None if b"\0" in data else data.decode("utf-8")
             except UnicodeDecodeError:
-                shutil.copyfile(source, copy)
+                text = None
+            if text is not None:
+                copy.write_text(self._redactor.text(text), encoding="utf-8")
                 return
-            copy.write_text(self._redactor.text(text), encoding="utf-8")
-        else:
-            shutil.copyfile(source, copy)
+        shutil.copyfile(source, copy)
