@@ -400,6 +400,15 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_push(args: argparse.Namespace) -> int:
+    from babelsum.publish import push
+
+    pushed = push(args.train_output, args.repo_id, private=args.private, dry_run=args.dry_run)
+    for line in pushed.lines(args.repo_id):
+        print(line)
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     root = Path(args.folder) if args.folder else sweep_list.sweeps_root()
     sweeps = api.list_sweeps(root)
@@ -467,8 +476,8 @@ def seconds(text: str) -> float:
             f"{text!r} is not a number of seconds (the sweep folder comes first: "
             "launch status SWEEP --watch)"
         ) from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} seconds: give a number above 0")
+    if not 0 < value < 86_400:  # also refuses nan and inf, which time.sleep cannot take
+        raise argparse.ArgumentTypeError(f"{text} seconds: give a number above 0, below a day")
     return value
 
 
@@ -511,9 +520,31 @@ def sbatch_time(text: str) -> str:
 
 
 def new_sweep_dir(text: str) -> str:
-    """--sweep-dir: a folder to create (or an empty one), never an existing file."""
-    if Path(text).exists() and not Path(text).is_dir():
-        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
+    """--sweep-dir, and the other folders a command creates or fills: never an existing file,
+    nor a path under one, nor empty (an unset shell variable)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; give a folder")
+    for path in (Path(text), *Path(text).parents):
+        if path.exists() and not path.is_dir():
+            raise argparse.ArgumentTypeError(f"{path} is a file, not a folder")
+    return text
+
+
+def port(text: str) -> int:
+    """--port: a TCP port a server can listen on."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text}: a port is 1 to 65535")
+    return value
+
+
+def host(text: str) -> str:
+    """--host: an address or host name, which has no spaces."""
+    if not text or any(c.isspace() or ord(c) < 32 for c in text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a host name or address")
     return text
 
 
@@ -668,9 +699,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("ui", help="open the MLflow UI on a sweep's tracking store")
     s.add_argument("sweep_dir")
-    s.add_argument("--port", type=int, default=5000)
+    s.add_argument("--port", type=port, default=5000)
     s.add_argument(
-        "--host", default="127.0.0.1", help="interface to listen on (default: this machine only)"
+        "--host",
+        type=host,
+        default="127.0.0.1",
+        help="interface to listen on (default: this machine only)",
     )
     s.add_argument("--dry-run", action="store_true", help="print the command; start nothing")
     s.set_defaults(func=cmd_ui)
@@ -683,7 +717,9 @@ def build_parser() -> argparse.ArgumentParser:
         "prefetch", help="on a login node: download every model and dataset a config names"
     )
     add_config_inputs(s)
-    s.add_argument("--cache-dir", help="Hugging Face hub cache (default: HF_HUB_CACHE)")
+    s.add_argument(
+        "--cache-dir", type=new_sweep_dir, help="Hugging Face hub cache (default: HF_HUB_CACHE)"
+    )
     s.set_defaults(func=cmd_prefetch)
 
     s = sub.add_parser(
@@ -693,7 +729,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_config)
 
     s = sub.add_parser("tiny-models", help="build tiny random models of the study's architectures")
-    s.add_argument("out_dir")
+    s.add_argument("out_dir", type=new_sweep_dir)
     s.add_argument(
         "--topics",
         type=positive_int,
@@ -704,8 +740,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("merge", help="merge a LoRA adapter into its base model")
     s.add_argument("adapter_dir")
-    s.add_argument("out_dir")
+    s.add_argument("out_dir", type=new_sweep_dir)
     s.set_defaults(func=cmd_merge)
+
+    s = sub.add_parser(
+        "push",
+        help="publish a trained model or adapter to the Hugging Face Hub, with a model card",
+        epilog="examples:\n  launch push sweeps/paper-20250101-120000/tasks/train/phi-4-mini/qlora/fr/"
+        "output me/phi-4-mini-qlora-fr --dry-run",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument("train_output", help="a train task's output: SWEEP/tasks/train/.../output")
+    s.add_argument("repo_id", help="the Hub repository, e.g. me/phi-4-mini-qlora-fr")
+    s.add_argument("--private", action="store_true", help="create the repository private")
+    s.add_argument(
+        "--dry-run", action="store_true", help="write the model card and list the files only"
+    )
+    s.set_defaults(func=cmd_push)
     add_examples(p, sub)
     return p
 

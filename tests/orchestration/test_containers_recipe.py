@@ -15,7 +15,7 @@ from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "containers" / "babelsum.def"
-PINS = REPO / "containers" / "requirements.txt"
+PINS = REPO / "requirements.lock"  # scripts/lock.sh writes it; tests/test_lock.py checks it
 
 
 def sections(text: str) -> dict[str, str]:
@@ -58,11 +58,14 @@ def test_recipe_installs_cuda_torch_babelsum_and_submitit():
         if "=" in line and not line.strip().startswith("#")
     )
     assert re.fullmatch(r"\d+\.\d+\.\d+", arguments["TORCH_VERSION"])
+    assert arguments["TORCH_VERSION"] == pinned()["torch"]  # the CUDA build of the locked torch
     assert arguments["TORCH_INDEX"].startswith("https://download.pytorch.org/whl/cu")
     assert "devel" in arguments["CUDA_IMAGE"]  # DeepSpeed's kernels compile with nvcc
     post = parts["post"]
     assert '"torch=={{ TORCH_VERSION }}" --index-url "{{ TORCH_INDEX }}"' in post
-    assert "-r /opt/babelsum/requirements.txt" in post
+    # the lock less torch, after the CUDA torch: its other pins hold in the image too
+    assert "grep -v '^torch==' $lock > /opt/babelsum/requirements-image.txt" in post
+    assert post.index("--index-url") < post.index("-r /opt/babelsum/requirements-image.txt")
     assert "--no-deps /opt/babelsum/src" in post
     files = [line.split() for line in parts["files"].splitlines() if line.strip()]
     for source, _ in files:

@@ -114,6 +114,13 @@ def _one_line(value: str | None) -> str | None:
     return value
 
 
+def _one_name(value: str | None) -> str | None:
+    """A partition, account or qos: sbatch would split a name at a space."""
+    if _one_line(value) is not None and re.search(r"\s", value):
+        raise ValueError("spaces are not allowed in a SLURM name (several partitions: gpu,a100)")
+    return value
+
+
 class _SlurmFormats(Strict):
     """Checks shared by stage resources and their overrides (formats: config/units.py)."""
 
@@ -127,8 +134,9 @@ class _SlurmFormats(Strict):
     def _time(cls, v: object) -> str | None:
         return None if v is None else slurm_time(v)
 
-    _text = field_validator("partition", "account", "qos", "constraint", check_fields=False)(
-        lambda cls, v: _one_line(v)
+    _text = field_validator("constraint", check_fields=False)(lambda cls, v: _one_line(v))
+    _names = field_validator("partition", "account", "qos", check_fields=False)(
+        lambda cls, v: _one_name(v)
     )
 
     @field_validator("extra", check_fields=False)
@@ -611,7 +619,8 @@ class EvaluateConfig(Strict):
     # None: all of the model's cells. Fewer suit a cluster with short time limits.
     cells_per_task: PositiveInt | None = None
     # fill generation batches up to this many tokens (rows x (longest prompt + max_new_tokens))
-    # instead of `batch_size` rows; batch_size then only caps the rows
+    # instead of `batch_size` rows (batch_size is then not used): long prompts go in small batches,
+    # short ones in large batches
     max_batch_tokens: BatchTokens | None = None
     # hf: transformers' generate; vllm: vLLM's engine (GPU nodes, `pip install babelsum[vllm]`)
     backend: Literal["hf", "vllm"] = "hf"
@@ -637,6 +646,10 @@ class TrackingConfig(Strict):
     enabled: bool = True
     uri: str | None = None  # MLFLOW_TRACKING_URI wins; else sqlite in the sweep folder
     experiment: str | None = None  # default: the study name
+    # an evaluate run's predictions table (predictions.json) holds at most this many rows
+    max_table_rows: PositiveInt = 1000
+    # gather registers each finished trained model in the MLflow model registry
+    register_models: bool = False
 
 
 class ContainerConfig(Strict):
