@@ -131,8 +131,49 @@ def run(ctx: StageContext) -> dict | None:
     (ctx.output_dir / SCORES).write_text(json.dumps(scores, indent=2, ensure_ascii=False) + "\n")
     summary = {k: scores[k] for k in ("n", "failures", "empty", "off_language_share")}
     summary |= {name: scores["rouge"][name] for name in ROUGE_TYPES}
-    ctx.tracker.log_metrics({k: float(v) for k, v in summary.items() if v is not None})
+    ctx.tracker.log_metrics(run_metrics(scores))
+    log_predictions_table(ctx, predictions)
     return summary
+
+
+# ---------------------------------------------------------------- the run in MLflow
+
+# scores.json numbers an evaluate run shows (beside each ROUGE mean and its interval)
+TRACKED_SCORES = (
+    "n", "ok", "failures", "empty", "failure_share", "empty_share", "max_new_tokens_reached",
+    "max_new_tokens_share", "off_language_share", "mean_output_tokens", "mean_reference_tokens",
+    "articles_cut",
+)  # fmt: skip
+PREDICTIONS_TABLE = "predictions.json"
+TABLE_COLUMNS = ["article_id", "language", "reference", "prediction", "status", *ROUGE_TYPES]
+
+
+def run_metrics(scores: dict) -> dict[str, float]:
+    """The run's metrics: counts, generation health, and each ROUGE mean with its 95%
+    interval (`rougeL`, `rougeL_low`, `rougeL_high`). The difference from base is gather's."""
+    values = {name: scores.get(name) for name in TRACKED_SCORES}
+    rouge = scores["rouge"]
+    values |= {
+        f"{m}{end}": rouge.get(f"{m}{end}") for m in ROUGE_TYPES for end in ("", "_low", "_high")
+    }
+    return {k: float(v) for k, v in values.items() if v is not None}
+
+
+def log_predictions_table(ctx: StageContext, predictions: list[dict]) -> None:
+    """The predictions as an MLflow table (the compare view lines up the runs' tables), at
+    most `tracking.max_table_rows` of them; the tag `predictions_table` says how many. A
+    failed generation has no ROUGE (null) here; the cell's means count it as 0."""
+    limit = ctx.config.tracking.max_table_rows
+    rows = [
+        [p["article_id"], p["language"], p.get("reference"), p.get("prediction"), p["status"]]
+        + [(p.get("rouge") or {}).get(m) for m in ROUGE_TYPES]
+        for p in predictions[:limit]
+    ]
+    ctx.tracker.log_table(TABLE_COLUMNS, rows, PREDICTIONS_TABLE)
+    shown = f"{len(rows)} of {len(predictions)} predictions"
+    if len(rows) < len(predictions):
+        shown += f" (the first {limit}: tracking.max_table_rows)"
+    ctx.tracker.set_tags({"predictions_table": shown})
 
 
 # ---------------------------------------------------------------- 1. the model

@@ -7,6 +7,8 @@
 - sync.py       `launch sync`: replay journals into MLflow
 - uri.py        which store a sweep uses, whether it is safe, `launch ui`
 - redaction.py  secrets masked before anything is journaled
+- provenance.py what reproduces a run: git commit and diff, versions, image hash, revisions
+- gathered.py   what gather adds to other runs: differences from base, registered models
 """
 
 from babelsum.tracking.runs import experiment_name, open_task_tracker, start_sweep_run

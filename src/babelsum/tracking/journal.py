@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -73,8 +74,9 @@ class Entry:
     problem: str = ""
 
 
-KINDS = ("params", "tags", "metrics", "artifact", "start", "end")
+KINDS = ("params", "tags", "metrics", "artifact", "start", "end", "register")
 END_STATES = ("FINISHED", "FAILED", "KILLED")
+SWEEP_RUN = "sweep"  # an artifact record's "run": for the sweep's run, not the task's
 
 
 def _number(value: Any) -> bool:
@@ -94,6 +96,8 @@ def record_problem(record: Any) -> str | None:
         return "no string id"
     if not _number(record.get("time")):
         return "no numeric time"
+    if not 0 <= record["time"] < 1e11:  # NaN, Infinity, 1e300: no date MLflow can store
+        return "a time that is not a date"
     if kind in ("params", "tags", "metrics") and not isinstance(record.get(kind), dict):
         return f"{kind!r} is not a mapping"
     if kind == "metrics":
@@ -103,6 +107,8 @@ def record_problem(record: Any) -> str | None:
             isinstance(record["step"], int) and not isinstance(record["step"], bool)
         ):
             return "a step that is not an integer"
+        if record.get("step") is not None and not -(2**63) <= record["step"] < 2**63:
+            return "a step beyond MLflow's 64-bit integers"
     if kind == "artifact":
         file = record.get("file")
         if not isinstance(file, str) or not file or file.startswith("/"):
@@ -111,6 +117,15 @@ def record_problem(record: Any) -> str | None:
             return "an artifact file outside the task folder"
         if not isinstance(record.get("artifact_path"), str | type(None)):
             return "an artifact_path that is not text"
+        if record.get("run") not in (None, SWEEP_RUN):
+            return f"an artifact run that is not {SWEEP_RUN!r}"
+    if kind == "register":  # a model version in the registry (store.py)
+        if not re.fullmatch(r"[\w.\-]{1,200}", str(record.get("name"))):
+            return "a registered model name that is not letters, digits, _ . -"
+        if not isinstance(record.get("artifact_path"), str) or ".." in record["artifact_path"]:
+            return "a register record without its artifact_path"
+        if not isinstance(record.get("tags", {}), dict):
+            return "register tags that are not a mapping"
     if kind == "end" and record.get("state") not in END_STATES:
         return f"an end state that is not one of {', '.join(END_STATES)}"
     return None
@@ -133,7 +148,7 @@ def read_entries(path: Path, offset: int = 0) -> list[Entry]:
         text = raw.decode("utf-8", errors="replace")
         try:
             record = json.loads(text)
-        except ValueError:  # not JSON (a torn line), or numbers too deep or too large
+        except (ValueError, RecursionError):  # not JSON (a torn line), too deep, too large
             entries.append(Entry(None, position, text[:200], "not JSON"))
             continue
         problem = record_problem(record)

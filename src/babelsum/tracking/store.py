@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from babelsum.tracking.journal import Entry, StoreSync
+from babelsum.tracking.journal import SWEEP_RUN, Entry, StoreSync
 
 MAX_METRICS = 1000  # mlflow.utils.validation's log_batch limits
 MAX_PARAMS_OR_TAGS = 100
@@ -257,10 +257,12 @@ class MlflowStore:
         sync: StoreSync,
         save: Callable[[], None],
         on_status: Callable[[str, int | None], None] | None = None,
+        sweep_run: Callable[[], str] | None = None,
     ) -> None:
         """Send `entries` in order, advancing `sync.offset` (and calling `save`) as they land.
 
-        `on_status(status, end_ms)` hears of the run's starts (end_ms None) and ends."""
+        `on_status(status, end_ms)` hears of the run's starts (end_ms None) and ends;
+        `sweep_run()` is the sweep's run, where artifacts marked `"run": "sweep"` go."""
         pending = _Pending()
         for entry in entries:
             record = entry.record
@@ -277,7 +279,7 @@ class MlflowStore:
             self._send(run_id, pending, sync, save)
             pending = _Pending()
             try:
-                self._apply(run_id, entry, files_root, on_status)
+                self._apply(run_id, entry, files_root, on_status, sweep_run)
             except Rejected as exc:
                 sync.rejected.append({"id": _entry_id(entry), "error": str(exc)})
             sync.offset, sync.pushed = entry.end, sync.pushed + 1
@@ -318,6 +320,7 @@ class MlflowStore:
         entry: Entry,
         files_root: Path,
         on_status: Callable[[str, int | None], None] | None,
+        sweep_run: Callable[[], str] | None = None,
     ) -> None:
         record = entry.record
         if record is None:
@@ -336,9 +339,32 @@ class MlflowStore:
             path = files_root / record["file"]
             if not path.exists():
                 raise Rejected(f"artifact {path} is gone from the task folder")
+            if record.get("run") == SWEEP_RUN:
+                if sweep_run is None:
+                    raise Rejected("an artifact for the sweep's run, which is not known here")
+                run_id = sweep_run()
             self.call("log_artifact", run_id, str(path), record.get("artifact_path"))
+        elif kind == "register":
+            self._register(run_id, record)
         else:
             raise Rejected(f"unknown record kind {kind!r}")
+
+    def _register(self, run_id: str, record: dict[str, Any]) -> None:
+        """A version of the registered model `name` whose source is the run's artifact
+        `artifact_path` (a small folder that names where the weights are, not the weights);
+        one version per run and `fingerprint` tag, however often the record is replayed."""
+        name, tags = record["name"], {k: str(v) for k, v in record.get("tags", {}).items()}
+        try:
+            self.call("create_registered_model", name)
+        except Rejected:  # it exists already
+            pass
+        versions = self.call("search_model_versions", f"name = '{name}' and run_id = '{run_id}'")
+        if any(v.tags.get("fingerprint") == tags.get("fingerprint") for v in versions):
+            return
+        source = f"runs:/{run_id}/{record['artifact_path']}"
+        self.call(
+            "create_model_version", name, source, run_id=run_id, tags=tags, await_creation_for=0
+        )
 
 
 def _entry_id(entry: Entry) -> str:

@@ -16,14 +16,16 @@ resubmitted task logs into its existing run.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
+import tempfile
 import threading
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from babelsum.tracking.journal import Journal
+from babelsum.tracking.journal import SWEEP_RUN, Journal
 from babelsum.tracking.redaction import Redactor
 from babelsum.tracking.store import Unreachable, flatten
 from babelsum.tracking.uri import shown_uri
@@ -134,6 +136,7 @@ class Tracker:
         self._unpushed = 0
         self._last_push = time.monotonic()
         self._warned_metrics: set[str] = set()
+        self._tables: set[str] = set()
         self._closed = False
         if sink is not None:
             self.connect(sink)
@@ -161,22 +164,49 @@ class Tracker:
         if numbers:
             self._record("metrics", urgent=False, metrics=numbers, step=step)
 
-    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+    def log_artifact(
+        self, path: str | Path, artifact_path: str | None = None, *, sweep_run: bool = False
+    ) -> None:
         """Log a file or folder; a copy (secrets masked) is kept beside the journal, because
-        the original may be renamed or deleted before MLflow can take it."""
+        the original may be renamed or deleted before MLflow can take it. `sweep_run`: to
+        the sweep's (parent) run instead of the task's (gather's report)."""
         source = Path(path)
         if not source.exists():
             log.warning("log_artifact: %s does not exist; nothing logged", source)
             return
         inner = Path(*[p for p in Path(artifact_path or "").parts if p not in ("..", "/")])
-        copy = self.artifacts_dir / inner / source.name
+        copies = self.journal.parent / "sweep_artifacts" if sweep_run else self.artifacts_dir
+        copy = copies / inner / source.name
         self._copy_redacted(source, copy)
         self._record(
             "artifact",
             urgent=True,
             file=str(copy.relative_to(self.journal.parent)),
             artifact_path=artifact_path,
+            **({"run": SWEEP_RUN} if sweep_run else {}),
         )
+
+    def log_table(self, columns: list[str], rows: list[list[Any]], artifact_file: str) -> None:
+        """A table the MLflow UI shows and compares across runs (`mlflow.log_table`'s JSON
+        layout and its `mlflow.loggedArtifacts` tag). Logged as a plain artifact: a replay
+        then replaces the file, where log_table would append the rows a second time."""
+        with tempfile.TemporaryDirectory(dir=self.journal.parent) as tmp:
+            table = Path(tmp) / PurePosixPath(artifact_file).name
+            table.write_text(
+                json.dumps({"columns": columns, "data": rows}, ensure_ascii=False, default=str),
+                encoding="utf-8",
+            )
+            folder = str(PurePosixPath(artifact_file).parent)
+            self.log_artifact(table, None if folder == "." else folder)
+        self._tables.add(artifact_file)
+        listed = [{"path": p, "type": "table"} for p in sorted(self._tables)]
+        self.set_tags({"mlflow.loggedArtifacts": json.dumps(listed)})
+
+    def register_model(self, name: str, artifact_path: str, tags: dict[str, Any]) -> None:
+        """A version of the registered model `name` whose source is this run's artifact
+        `artifact_path` (store.py: once per run and `tags["fingerprint"]`)."""
+        masked = {str(k): self._redactor.value(str(k), v) for k, v in tags.items()}
+        self._record("register", urgent=True, name=name, artifact_path=artifact_path, tags=masked)
 
     def flush(self, timeout_s: float = 30.0) -> None:
         """Push what is pending now and wait for it, at most `timeout_s` (nothing is pushed
