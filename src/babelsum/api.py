@@ -12,8 +12,10 @@ No ML imports: this runs on the login node.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time as clock
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,8 +163,26 @@ def launch(
 ) -> Launched:
     """Hand `tasks` to `backend`, one `launch` at a time per sweep: the sweep's lock is held
     while submitting, and while a local sweep runs (SweepBusy, naming the holder, if taken)."""
-    with folder.lock("submit", wait=False, purpose=f"`launch sweep` ({backend.name})"):
-        return _submit(folder, config, plan, tasks, backend, options)
+    with damage_named(folder):
+        with folder.lock("submit", wait=False, purpose=f"`launch sweep` ({backend.name})"):
+            return _submit(folder, config, plan, tasks, backend, options)
+
+
+@contextlib.contextmanager
+def damage_named(folder: SweepFolder) -> Iterator[None]:
+    """An OS error on a path inside the sweep folder (a file where a folder should be, a
+    folder where a file should be, no permission, a full disk) is one line naming the path;
+    any other OS error keeps its traceback."""
+    try:
+        yield
+    except OSError as exc:
+        path = exc.filename2 or exc.filename
+        if path is None or not Path(os.path.abspath(path)).is_relative_to(folder.root):
+            raise
+        raise SweepError(
+            f"{path}: {exc.strerror or exc}; the sweep folder is damaged there (move that "
+            "path aside, or restore it) or cannot be written"
+        ) from None
 
 
 def _submit(folder, config, plan, tasks, backend, options) -> Launched:
@@ -221,7 +241,7 @@ def resubmit(
     own too). A task that failed `engine.retry.max_attempts` times is left out, with a note.
     """
     folder, _ = open_sweep(sweep_dir)
-    with folder.lock("submit", wait=False, purpose="`launch resubmit`"):
+    with damage_named(folder), folder.lock("submit", wait=False, purpose="`launch resubmit`"):
         folder, config, plan = load_sweep(sweep_dir)
         backend = backends.get(executor or folder.meta().get("executor", "local"))
         now = {v.task.key: v for v in views(folder, plan)}
@@ -400,6 +420,11 @@ def cancel(sweep_dir: str | Path) -> Cancelled:
     recorded itself running before (and is stopped here), or sees the marker when it starts
     (runner.py) and stops itself."""
     folder, plan = open_sweep(sweep_dir)
+    with damage_named(folder):
+        return _cancel(folder, plan)
+
+
+def _cancel(folder: SweepFolder, plan: Plan) -> Cancelled:
     folder.request_cancel()
     active = [
         v.status

@@ -525,8 +525,11 @@ def new_sweep_dir(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty path; give a folder")
     for path in (Path(text), *Path(text).parents):
-        if path.exists() and not path.is_dir():
-            raise argparse.ArgumentTypeError(f"{path} is a file, not a folder")
+        try:
+            if path.exists() and not path.is_dir():
+                raise argparse.ArgumentTypeError(f"{path} is a file, not a folder")
+        except OSError as exc:  # a folder on the way that we may not look into
+            raise argparse.ArgumentTypeError(f"{path}: {exc.strerror}") from None
     return text
 
 

@@ -208,13 +208,13 @@ class Plan:
 # Bump a stage's version when a code change changes what its outputs mean: its tasks (and
 # everything downstream) then no longer match done tasks of older sweeps.
 STAGE_VERSIONS = {
-    "prepare": 1,
-    "teacher": 1,
-    "split": 1,
-    "train": 1,
-    "evaluate": 1,
-    "judge": 1,
-    "gather": 1,
+    "prepare": 2,  # 2: records carry source_split
+    "teacher": 2,  # 2: sentences split by sentencex (Lead-k)
+    "split": 2,  # 2: same-topic cells per training x evaluation language
+    "train": 2,  # 2: full weights saved in the training precision; validation, select_best
+    "evaluate": 2,  # 2: NF4 + adapter for QLoRA; decoding, weights, health in scores.json
+    "judge": 2,  # 2: base scores per article
+    "gather": 2,  # 2: comparisons, overview, seeds, adjusted p-values
 }
 
 

@@ -141,6 +141,9 @@ class TaskStatus:
         for name in ("key", "stage", "index"):
             if name not in known:
                 raise ValueError(f"no {name!r}")
+        for name in ("started", "ended"):  # NaN, Infinity, 1e300: no time to show
+            if known.get(name) is not None and not 0 <= known[name] < 1e11:
+                raise ValueError(f"{name}: {known[name]!r} is not a time")
         known["state"] = State(known.get("state", State.PENDING))
         if known["state"] == State.LOST or known["state"] == State.UNKNOWN:
             raise ValueError(f"state: {known['state'].value!r} is never written")
@@ -263,7 +266,12 @@ class SweepFolder:
 
     def create(self, meta: dict[str, Any], config_text: str, plan: Plan) -> None:
         # Private: submitit pickles in jobs/ are code that SLURM will run as this user.
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file on the way, no permission
+            raise SweepError(
+                f"cannot create the sweep folder {self.root}: {exc.strerror}"
+            ) from None
         os.chmod(self.root, 0o700)
         write_atomic(self.config_path, config_text)
         self.write_plan(plan)
@@ -315,7 +323,7 @@ class SweepFolder:
             return json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise SweepError(f"{path} is missing; {hint}") from None
-        except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        except (OSError, ValueError, RecursionError) as exc:  # UnicodeDecodeError: a ValueError
             raise SweepError(f"{path}: damaged ({_one_line(exc)}); {hint}") from None
 
     def write_plan(self, plan: Plan) -> None:
@@ -361,7 +369,7 @@ class SweepFolder:
             status = TaskStatus.from_json(json.loads(path.read_text(encoding="utf-8")))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, TypeError) as exc:  # torn, not JSON, wrong fields
+        except (OSError, ValueError, TypeError, RecursionError) as exc:  # torn, not JSON, ...
             return _damaged(key, path, _one_line(exc))
         if status.key != key:
             return _damaged(key, path, f"it is the status of {status.key!r}")

@@ -61,6 +61,8 @@ def create_sweep(
             f"{folder.root} already holds sweep {meta.get('id')!r} (study {meta.get('study')!r}); "
             f"continue it with `launch resubmit {sweep_dir}` or choose another --sweep-dir"
         )
+    if folder.root.exists() and not folder.root.is_dir():
+        raise SweepError(f"{folder.root} is a file, not a folder; choose another --sweep-dir")
     if folder.root.exists() and any(folder.root.iterdir()):
         raise SweepError(f"{folder.root} exists and is not empty; choose another --sweep-dir")
     plan = make_plan(config)
@@ -94,7 +96,11 @@ def authored_text(data: dict) -> str:
 def open_sweep(sweep_dir: str | Path) -> tuple[SweepFolder, Plan]:
     """A sweep folder and its plan, for commands that do not need the config."""
     folder = SweepFolder(sweep_dir)
-    if not folder.exists():
+    try:
+        exists = folder.exists()
+    except OSError as exc:  # another user's sweep: the folder is private (mode 0700)
+        raise SweepError(f"{sweep_dir}: cannot read it ({exc.strerror})") from None
+    if not exists:
         raise SweepError(f"{sweep_dir} is not a sweep folder (no sweep.json)")
     folder.meta()  # a damaged sweep.json is named here, before any command acts
     return folder, folder.read_plan()
@@ -185,6 +191,7 @@ def tasks_to_rerun(
 ) -> list[Task]:
     """Tasks that are not done (of `stages`, matching a glob of `patterns`, when given), then
     the tasks they feed (in plan order)."""
+    check_selection(plan, stages, patterns)
     not_done = {t.key for t in plan.tasks() if not folder.is_done(t.key)}
     if stages:
         not_done = {k for k in not_done if k.split("/")[0] in stages}
@@ -192,6 +199,21 @@ def tasks_to_rerun(
         not_done = {k for k in not_done if any(fnmatch.fnmatchcase(k, p) for p in patterns)}
     chosen = downstream(plan, not_done)
     return [t for t in plan.tasks() if t.key in chosen]
+
+
+def check_selection(plan: Plan, stages: list[str] | None, patterns: list[str] | None) -> None:
+    """SweepError for a --stage the plan does not have, or a --task that matches no task at
+    all (a typo would otherwise read as "every task is done")."""
+    names = [s.name for s in plan.stages]
+    for stage in stages or []:
+        if stage not in names:
+            raise SweepError(f"--stage {stage!r}: no such stage here; stages: {', '.join(names)}")
+    keys = list(plan.by_key())
+    for pattern in patterns or []:
+        if not any(fnmatch.fnmatchcase(k, pattern) for k in keys):
+            raise SweepError(
+                f"--task {pattern!r} matches no task of this sweep; `launch status` lists them"
+            )
 
 
 @dataclass

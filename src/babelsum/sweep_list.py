@@ -38,8 +38,20 @@ def list_sweeps(root: str | Path | None = None) -> list[SweepSummary]:
     root = Path(root) if root is not None else sweeps_root()
     if not root.is_dir():
         raise SweepError(f"{root} is not a folder (sweeps are listed from a folder of sweeps)")
-    found = [summarize(p) for p in sorted(root.iterdir()) if (p / "sweep.json").is_file()]
+    try:
+        paths = sorted(root.iterdir())
+    except OSError as exc:
+        raise SweepError(f"{root}: cannot list it ({exc.strerror})") from None
+    found = [summarize(p) for p in paths if _holds_sweep(p)]
     return sorted(found, key=lambda s: s.created or 0.0, reverse=True)
+
+
+def _holds_sweep(path: Path) -> bool:
+    """Whether `path` has a sweep.json; one we may not look into is listed, as damaged."""
+    try:
+        return (path / "sweep.json").is_file()
+    except OSError:
+        return True
 
 
 def summarize(path: Path) -> SweepSummary:

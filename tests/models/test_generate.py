@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from babelsum.config import ModelSpec
-from babelsum.models.generate import Generation, generate, greedy_config
+from babelsum.models.generate import Generation, decoding_config, generate
 from babelsum.models.loading import load_model, load_tokenizer
 from babelsum.models.prompts import render_generation_prompt
 
@@ -49,7 +49,7 @@ def test_greedy_despite_a_sampling_generation_config(tiny_models):
     """The tiny Qwen2 ships Qwen2.5-Instruct's sampling config: greedy must override it."""
     spec, tokenizer, model = _load(tiny_models, "qwen2")
     assert model.generation_config.do_sample and model.generation_config.repetition_penalty > 1
-    config = greedy_config(model, tokenizer, 12)
+    config = decoding_config(model, tokenizer, 12)
     assert config.do_sample is False and config.num_beams == 1
     assert config.repetition_penalty == 1.0 and config.temperature == 1.0
     assert config.eos_token_id == model.generation_config.eos_token_id
@@ -74,7 +74,7 @@ def test_greedy_despite_a_sampling_generation_config(tiny_models):
 
 def test_mbart_answers_start_with_the_target_language_code(tiny_models):
     spec, tokenizer, model = _load(tiny_models, "mbart")
-    config = greedy_config(
+    config = decoding_config(
         model, tokenizer, 5, forced_bos_token_id=tokenizer.lang_code_to_id["de_DE"]
     )
     tokenizer.src_lang = "fr_XX"
@@ -153,3 +153,82 @@ def test_token_budget_batching_gives_the_same_greedy_answers(tiny_models, family
         max_batch_tokens=400,
     )
     assert budget == fixed
+
+
+# ---------------------------------------------------------------- decoding per model
+
+
+BEAMS = {"num_beams": 4, "length_penalty": 1.5, "no_repeat_ngram_size": 3}
+
+
+@pytest.mark.parametrize("family", ["phi3", "mbart"])
+def test_beam_search_equals_transformers_own_generate(tiny_models, family):
+    """`models.X.decoding` with 4 beams: what transformers' generate gives with the same
+    settings passed to it directly (phi3 ships no sampling config to merge in; mBART ships 5
+    beams of its own, which the stated 4 replace)."""
+    spec = ModelSpec(path=str(tiny_models[family]), decoding=BEAMS)
+    tokenizer, model = load_tokenizer(spec), load_model(spec)
+    prompts = _prompts(tokenizer, spec, "de")
+    ours = generate(
+        model, tokenizer, spec, prompts, batch_size=1, max_new_tokens=12, target_lang="de"
+    )
+    extra = {}
+    if family == "mbart":
+        tokenizer.src_lang = "de_DE"
+        extra["forced_bos_token_id"] = tokenizer.lang_code_to_id["de_DE"]
+    for prompt, got in zip(prompts, ours, strict=True):
+        ids = tokenizer(prompt, add_special_tokens=family == "mbart", return_tensors="pt")
+        with torch.no_grad():
+            out = model.generate(
+                **ids, do_sample=False, max_new_tokens=12, pad_token_id=tokenizer.pad_token_id,
+                **BEAMS, **extra,
+            )  # fmt: skip
+        new = out[0, 1:] if family == "mbart" else out[0, ids["input_ids"].shape[1] :]
+        expected = tokenizer.decode(new, skip_special_tokens=True).strip()
+        assert got.text == (expected or None)
+    greedy_spec = spec.model_copy(update={"decoding": None})
+    greedy = generate(
+        model, tokenizer, greedy_spec, prompts, batch_size=1, max_new_tokens=12, target_lang="de"
+    )
+    assert [g.text for g in greedy] != [g.text for g in ours]  # the beams did change answers
+
+
+def test_decoding_config_states_the_beams_and_never_samples(tiny_models):
+    from babelsum.config.schema import Decoding
+
+    spec, tokenizer, model = _load(tiny_models, "qwen2")  # ships a sampling config
+    config = decoding_config(model, tokenizer, 12, Decoding(**BEAMS))
+    assert (config.num_beams, config.length_penalty, config.no_repeat_ngram_size) == (4, 1.5, 3)
+    assert config.do_sample is False and config.repetition_penalty == 1.0
+
+
+def test_token_budget_counts_every_beam():
+    from babelsum.models.generate import batches
+
+    lengths = [10] * 8
+    # (10 + 20) tokens x 4 beams = 120 per row: a budget of 240 holds 2 rows, not 8
+    assert batches(lengths, 8, 20, max_batch_tokens=240, beams=4) == [
+        [0, 1],
+        [2, 3],
+        [4, 5],
+        [6, 7],
+    ]
+    assert batches(lengths, 8, 20, max_batch_tokens=240) == [list(range(8))]
+
+
+def test_length_penalty_without_beams_is_a_config_error():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="length_penalty applies to beam search only"):
+        ModelSpec(path="x", decoding={"length_penalty": 2.0})
+
+
+def test_vllm_refuses_a_decoding_it_cannot_do():
+    """vLLM's engine decodes greedily here; a model asking for beams is refused (the teacher's
+    backend vllm; evaluation names the config field itself)."""
+    from babelsum.errors import StageError
+    from babelsum.models.vllm_engine import VllmModel
+
+    spec = ModelSpec(path="tiny:qwen2", decoding={"num_beams": 4})
+    with pytest.raises(StageError, match=r"teacher.backend vllm decodes greedily only"):
+        VllmModel(spec, 512, "teacher.backend")

@@ -25,19 +25,26 @@ MODEL_CLASS = {
     "phi3": "Phi3ForCausalLM",
     "gemma3": "Gemma3ForCausalLM",
     "mbart": "MBartForConditionalGeneration",
+    "phi": "PhiForCausalLM",
+    "mistral": "MistralForCausalLM",
+    "gemma3-vision": "Gemma3ForConditionalGeneration",  # as gemma-3-4b-it loads
 }
 TOKENIZER_CLASS = {
     "qwen2": "Qwen2Tokenizer",
     "phi3": "TokenizersBackend",  # transformers 5 loads Phi3 tokenizer.json as is, like the hub's
     "gemma3": "GemmaTokenizer",
     "mbart": "MBart50Tokenizer",
+    "phi": "CodeGenTokenizer",
+    "mistral": "TokenizersBackend",  # as for the hub's Mistral checkpoints
+    "gemma3-vision": "GemmaTokenizer",
 }
+FAMILY = {"gemma3-vision": "gemma3"}  # tiny name -> the family a config names
 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_tiny_model_loads_like_a_real_one(tiny_models, family):
     spec = ModelSpec(path=str(tiny_models[family]))  # family left out: read from config.json
-    assert detect_family(spec) == family
+    assert detect_family(spec) == FAMILY.get(family, family)
     tokenizer = load_tokenizer(spec)
     model = load_model(spec)
     assert type(model).__name__ == MODEL_CLASS[family]
@@ -102,6 +109,8 @@ def test_chat_templates_in_each_family_style(tiny_models):
         "qwen2": "<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n",
         "phi3": "<|user|>U<|end|><|assistant|>",
         "gemma3": "<start_of_turn>user\nS\n\nU<end_of_turn>\n<start_of_turn>model\n",
+        "gemma3-vision": "<start_of_turn>user\nS\n\nU<end_of_turn>\n<start_of_turn>model\n",
+        "mistral": "[SYSTEM_PROMPT]S[/SYSTEM_PROMPT][INST]U[/INST]",
     }
     for family, end in expected_end.items():
         tokenizer = load_tokenizer(ModelSpec(path=str(tiny_models[family])))
@@ -120,6 +129,33 @@ def test_mbart_language_codes_are_special_tokens(tiny_models):
     tokenizer.src_lang = "fr_XX"
     ids = tokenizer("Bonjour")["input_ids"]
     assert ids[0] == tokenizer.lang_code_to_id["fr_XX"] and ids[-1] == tokenizer.eos_token_id
+
+
+def test_phi2_is_a_base_model_without_pad_token_like_the_real_one(tiny_models, caplog):
+    """Phi-2 has no chat template and no pad token: loading pads with its end token, and its
+    modules are the ones the XSum study's two LoRA target sets name."""
+    from babelsum.models.lora_targets import linear_module_names
+
+    folder = tiny_models["phi"]
+    saved = json.loads((folder / "tokenizer_config.json").read_text())
+    assert saved.get("pad_token") is None and saved.get("chat_template") is None
+    with caplog.at_level(logging.WARNING):
+        tokenizer = load_tokenizer(ModelSpec(path=str(folder), chat=False))
+    assert tokenizer.pad_token == tokenizer.eos_token == "<|endoftext|>"
+    model = load_model(ModelSpec(path=str(folder)))
+    names = set(linear_module_names(model))
+    assert {"q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2"} <= names
+
+
+def test_gemma3_vision_keeps_lora_off_the_vision_tower(tiny_models):
+    from babelsum.config import TrainMethod
+    from babelsum.training.lora import add_lora
+
+    model = load_model(ModelSpec(path=str(tiny_models["gemma3-vision"])), for_training=True)
+    method = TrainMethod(model="g", method="lora", target_modules="all-linear")
+    peft_model = add_lora(model, method, quantized=False, where="train.methods[0]")
+    adapted = {n for n, _ in peft_model.named_parameters() if "lora_" in n}
+    assert adapted and all("language_model" in n for n in adapted)
 
 
 def test_phi3_pad_token_is_its_end_token_like_phi4_mini(tiny_models):

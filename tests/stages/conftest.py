@@ -16,10 +16,10 @@ from tests.stages.train_sweeps import train_config
 
 @pytest.fixture
 def train_sweep(tmp_path, tiny_models, split_output):
-    """make(methods, processes=1) -> a sweep folder whose split task is done."""
+    """make(methods, processes=1, **sections) -> a sweep folder whose split task is done."""
 
-    def make(methods: list[dict], processes: int = 1) -> Path:
-        config = validate_config(train_config(tiny_models, methods, processes))
+    def make(methods: list[dict], processes: int = 1, **sections) -> Path:
+        config = validate_config(train_config(tiny_models, methods, processes, **sections))
         folder, plan = create_sweep(config, tmp_path / "sweep", "local", str(tmp_path / "c.yaml"))
         staged = folder.task_dir("split") / "output.tmp-test"
         shutil.copytree(split_output, staged)

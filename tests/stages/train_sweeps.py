@@ -28,19 +28,30 @@ QUICK = {
 }
 
 
-def train_config(tiny_models: dict[str, Path], methods: list[dict], processes: int = 1) -> dict:
-    return {
-        "study": "train-test",
-        "languages": ["en", "fr"],
-        "models": {
-            family: {"path": str(path), "family": family, "chat": family != "mbart"}
-            for family, path in tiny_models.items()
-        },
-        "train": {"languages": ["en"], "methods": [QUICK | m for m in methods]},
-        "evaluate": {"test_sets": ["novel"]},
-        "resources": {"train": {"tasks_per_node": processes}},
-        "tracking": {"enabled": False},
-    }
+def train_config(
+    tiny_models: dict[str, Path], methods: list[dict], processes: int = 1, **sections
+) -> dict:
+    """`sections` replace the config's sections (`train` keys are added to its own)."""
+    train = {"languages": ["en"], "methods": [QUICK | m for m in methods]}
+    return (
+        {
+            "study": "train-test",
+            "languages": ["en", "fr"],
+            "models": {
+                name: {
+                    "path": str(path),
+                    "family": "gemma3" if name == "gemma3-vision" else name,
+                    "chat": name not in ("mbart", "phi"),
+                }
+                for name, path in tiny_models.items()
+            },
+            "evaluate": {"test_sets": ["novel"]},
+            "resources": {"train": {"tasks_per_node": processes}},
+            "tracking": {"enabled": False},
+        }
+        | sections
+        | {"train": train | sections.get("train", {})}
+    )
 
 
 def train_index(sweep: Path, model: str, method: str, lang: str = "en") -> int:

@@ -93,3 +93,42 @@ def test_missing_deepspeed_file_lists_where_it_was_looked_for(tmp_path):
 
     with pytest.raises(StageError, match=r"train.methods\[0\].deepspeed: no such file 'nope.json'"):
         find_deepspeed_config("nope.json", tmp_path, "train.methods[0]")
+
+
+def test_slds_settings():
+    config = load_config(CONFIGS / "slds.yaml")
+    (method,) = config.train.methods
+    gemma = config.models["gemma-3-4b"]
+    assert config.split.use_official and config.data.hf.splits == ["train", "validation", "test"]
+    assert config.prompts.student == "slds"
+    assert gemma.attn_implementation == "flash_attention_2" and gemma.decoding.num_beams == 1
+    assert (method.method, method.optimizer, method.use_liger_kernel) == (
+        "qlora",
+        "paged_adamw_8bit",
+        True,
+    )
+    assert config.train.merge_adapters and method.eval_steps
+
+
+def test_xsum_phi2_has_the_seeds_settings_and_both_target_sets():
+    config = load_config(CONFIGS / "xsum-phi2.yaml")
+    attention, mlp = config.train.methods
+    assert attention.target_modules == ["q_proj", "k_proj", "v_proj", "dense"]
+    assert mlp.target_modules == ["fc1", "fc2"]
+    assert attention.label != mlp.label
+    for m in (attention, mlp):
+        assert (m.method, m.epochs, m.per_device_batch_size, m.gradient_accumulation) == (
+            "qlora",
+            3,
+            2,
+            8,
+        )
+        assert (m.precision, m.weight_decay, m.max_input_tokens) == ("fp16", 0.01, 1126)
+        assert m.eval_steps  # validation loss and perplexity while training
+    assert config.models["phi-2"].decoding.num_beams == 4
+    assert config.split.use_official and config.prompts.student == "xsum-phi2"
+
+
+def test_paper_decodes_mbart_greedily_though_it_ships_beams():
+    config = load_config(CONFIGS / "paper.yaml")
+    assert config.models["mbart-50"].decoding.num_beams == 1

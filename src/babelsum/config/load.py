@@ -86,20 +86,63 @@ ConfigLoader.add_implicit_resolver(
 )
 
 
+def _construct_int(loader: ConfigLoader, node: yaml.ScalarNode) -> int:
+    # Python refuses to read an integer of more than 4300 digits (ValueError, no line)
+    try:
+        return yaml.SafeLoader.construct_yaml_int(loader, node)
+    except ValueError:
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            f"a number of {len(node.value)} digits is too long to be a setting",
+            node.start_mark,
+        ) from None
+
+
+ConfigLoader.add_constructor(_INT, _construct_int)
+
+# Anchors and aliases are not copied when read, but everything after (merging, validation)
+# walks the expanded tree: a few lines of nested aliases expand to billions of values.
+MAX_VALUES = 100_000
+
+
+def _too_many_values(data: Any) -> bool:
+    """Whether `data`, aliases expanded, holds more than MAX_VALUES values (stops early)."""
+    seen, stack = 0, [data]
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            return True
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
 def read_yaml(text: str, source: str) -> Any:
     """YAML text -> Python values; ConfigError naming `source` for bad YAML or repeated keys."""
-    loader = ConfigLoader(text)
+    loader = None
     try:
+        loader = ConfigLoader(text)  # reading the text already refuses control characters
         data = loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError([f"malformed YAML: {where}{problem}"], source) from None
+    except RecursionError:
+        raise ConfigError(["malformed YAML: brackets nested too deeply to read"], source) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if loader.repeated:  # outer mappings are built first: put them in the file's order
         raise ConfigError([problem for _, problem in sorted(loader.repeated)], source)
+    if _too_many_values(data):
+        raise ConfigError(
+            [f"more than {MAX_VALUES:,} values once its aliases (*name) are expanded"], source
+        )
     return data
 
 
@@ -131,7 +174,9 @@ def compose(paths: str | Path | Sequence[str | Path], overrides: Sequence[str] =
     """Read the files in order (each with its includes), merge them, apply the overrides."""
     composed = Composed(files=config_paths(paths))
     if not composed.files:
-        raise ConfigError(["no config file given"], COMMAND_LINE)
+        others = [o for o in overrides if "=" not in o][:1]
+        hint = f": {others[0]!r} is not one (config files end .yaml or .yml)" if others else ""
+        raise ConfigError([f"no config file given{hint}"], COMMAND_LINE)
     for path in composed.files:
         if not path.is_file():
             raise ConfigError([f"no such config file: {path}"], str(path))
@@ -181,6 +226,8 @@ def read_mapping(path: Path) -> dict:
         data = read_yaml(path.read_text(encoding="utf-8"), label)
     except UnicodeDecodeError as exc:
         raise ConfigError([f"not UTF-8 text: {exc}"], label) from None
+    except OSError as exc:  # no permission, a folder, a file gone since it was found
+        raise ConfigError([f"cannot read it: {exc.strerror or exc}"], label) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -447,8 +494,9 @@ def _problems(err: ValidationError, data: dict) -> list[tuple[tuple | None, str]
             if len(found[loc]) == 1:
                 lines.append((loc, ""))  # filled in below, once every member is known
         else:
-            msg = e["msg"].removeprefix("Value error, ")
+            msg = _clipped(e["msg"].removeprefix("Value error, "))
             shown = "" if isinstance(given, (dict, list)) or given is None else f" (got {given!r})"
+            shown = _clipped(shown)
             if isinstance(given, bool) and e["type"] in ("string_type", "literal_error"):
                 shown += (
                     "; YAML reads unquoted yes/no/on/off/true/false as booleans: quote the text, "
@@ -459,6 +507,11 @@ def _problems(err: ValidationError, data: dict) -> list[tuple[tuple | None, str]
         (loc, line or f"{key_text(loc)}: Input should be {' or '.join(found[loc])}")
         for loc, line in lines
     ]
+
+
+def _clipped(text: str, limit: int = 300) -> str:
+    """A value quoted in an error line, cut to fit one readable line (a 10 MB pasted text)."""
+    return text if len(text) <= limit else f"{text[:limit]}..."
 
 
 def _line_loc(line: str) -> tuple | None:

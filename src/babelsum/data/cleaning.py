@@ -3,7 +3,7 @@
 Normalising: Unicode NFC, line breaks and runs of spaces, zero-width characters, and markup
 left over from HTML or wikitext (tags, references, templates, link brackets, bold quotes;
 `strip_markup: false` keeps it, to feed raw wikitext as the original study did).
-Quarantine reasons: missing_field, invalid_utf8, unknown_language, language_not_in_study,
+Quarantine reasons: wrong_type, missing_field, invalid_utf8, unknown_language, language_not_in_study,
 empty, too_short, too_long, summary_too_short, duplicate_id, duplicate_text, wrong_language,
 wrong_summary_language.
 """
@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from babelsum.config import CleaningConfig
 from babelsum.data.quarantine import Rejected
-from babelsum.data.schema import REQUIRED
+from babelsum.data.schema import FIELDS, REQUIRED
 from babelsum.lang.codes import LANGUAGES
 
 _TEXT_FIELDS = ("title", "text", "summary")
@@ -98,6 +98,12 @@ class Cleaner:
 
     def clean(self, record: dict) -> dict | Rejected:
         """The normalised record, or why it is quarantined."""
+        for name in FIELDS:  # every canonical field is text (schema.features)
+            value = record.get(name)
+            if value is not None and not isinstance(value, str):
+                shown = repr(value)[:60]
+                detail = f"{name} is {type(value).__name__} {shown}, not text"
+                return Rejected("wrong_type", detail, record)
         for name in REQUIRED:
             if not isinstance(record.get(name), str) or not record[name].strip():
                 return Rejected("missing_field", f"no {name}", record)

@@ -39,8 +39,12 @@ def _printable(value):
     if isinstance(value, str):
         return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     if isinstance(value, dict):
-        return {k: _printable(v) for k, v in value.items()}
-    return value
+        return {str(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    if value is None or isinstance(value, int | float):
+        return value
+    return repr(value)  # bytes, dates, ... from a Parquet column: as read, in JSON
 
 
 def write_quarantine(path: Path, rejected: list[Rejected]) -> None:

@@ -51,7 +51,9 @@ def canonical(record: dict, source: str) -> dict:
     if out["summary"] is not None:
         out["summary_language"] = out["summary_language"] or out["language"]
         out["summary_source"] = out["summary_source"] or "gold"
-    for name in ("article_id", "language", "summary_language"):
-        if out[name] is not None and not isinstance(out[name], str):
-            out[name] = str(out[name])
+    # a numeric id (Parquet int64) is an id; any other value that is not text stays as it
+    # is, for cleaning to quarantine as wrong_type (str() of a list would pass for text)
+    article_id = out["article_id"]
+    if isinstance(article_id, int) and not isinstance(article_id, bool):
+        out["article_id"] = str(article_id)
     return out

@@ -1,10 +1,11 @@
-"""Greedy, batched generation: what the teacher, evaluation and the judge all call.
+"""Batched generation: what the teacher, evaluation, the judge and the ROUGE check all call.
 
 Prompts are sorted by length so a batch pads little (and the longest batch runs first, so an
 out-of-memory error shows at once), padded on the left for decoder-only models, and decoded
-greedily with every sampling setting of the model's own generation config neutralised
-(Qwen2.5-Instruct ships temperature 0.7 and a repetition penalty of 1.05). A batch that fails
-is retried one prompt at a time, so a failure costs one example and is recorded with a reason.
+as the model's `decoding` says (greedy unless set; beam search with `num_beams`), every other
+setting of the model's own generation config neutralised (Qwen2.5-Instruct ships temperature
+0.7 and a repetition penalty of 1.05, mBART-50 five beams). A batch that fails is retried one
+prompt at a time, so a failure costs one example and is recorded with a reason.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from babelsum.config import ModelSpec
+from babelsum.config.schema import Decoding
 from babelsum.lang.codes import language
 from babelsum.models.loading import is_seq2seq
 from babelsum.models.prompts import uses_chat_template
@@ -35,18 +37,26 @@ class Generation:
     new_tokens: int = 0
 
 
-def greedy_config(
+def decoding_of(spec: ModelSpec) -> Decoding:
+    """The decoding `spec` generates with: its own, else greedy."""
+    return spec.decoding or Decoding()
+
+
+def decoding_config(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     max_new_tokens: int,
+    decoding: Decoding | None = None,
     *,
     forced_bos_token_id: int | None = None,
 ) -> GenerationConfig:
-    """Greedy decoding, stated value by value, carrying over the model's special token ids.
+    """`decoding` (default: greedy), stated value by value, carrying over the model's special
+    token ids; never sampling.
 
     transformers fills every field of a passed config left unset from the model's own
     generation config, so sampling and penalty fields are set to neutral values, not left out.
     """
+    decoding = decoding or Decoding()
     from transformers import GenerationConfig
 
     own = model.generation_config
@@ -57,15 +67,17 @@ def greedy_config(
     return GenerationConfig(
         max_new_tokens=max_new_tokens,
         do_sample=False,
-        num_beams=1,
+        num_beams=decoding.num_beams,
+        num_return_sequences=1,
+        early_stopping=False,
         temperature=1.0,
         top_p=1.0,
         top_k=50,
         repetition_penalty=1.0,
         encoder_repetition_penalty=1.0,
-        no_repeat_ngram_size=0,
+        no_repeat_ngram_size=decoding.no_repeat_ngram_size,
         encoder_no_repeat_ngram_size=0,
-        length_penalty=1.0,
+        length_penalty=decoding.length_penalty,
         min_length=0,
         eos_token_id=eos,
         pad_token_id=tokenizer.pad_token_id,
@@ -90,9 +102,10 @@ def generate(
 ) -> list[Generation]:
     """Generate one answer per prompt, in the order of `prompts`.
 
-    Batches hold `batch_size` prompts, or, with `max_batch_tokens`, as many as fit that many
-    tokens (rows x (longest prompt + max_new_tokens)): short prompts then go many at a time,
-    long ones few, instead of a fixed count padded to the longest.
+    Decoding is the spec's `decoding` (greedy unless set). Batches hold `batch_size` prompts,
+    or, with `max_batch_tokens`, as many as fit that many tokens (rows x beams x (longest
+    prompt + max_new_tokens)): short prompts then go many at a time, long ones few, instead of
+    a fixed count padded to the longest.
 
     `prompts` come from `babelsum.models.prompts.render_generation_prompt`. For seq2seq models
     (mBART) `target_lang` is required: its language code is forced as the first generated
@@ -107,7 +120,10 @@ def generate(
             raise ValueError(f"{spec.path} is a seq2seq model: generate needs target_lang")
         tokenizer.src_lang = language(source_lang or target_lang).mbart_code
         forced_bos = tokenizer.convert_tokens_to_ids(language(target_lang).mbart_code)
-    config = greedy_config(model, tokenizer, max_new_tokens, forced_bos_token_id=forced_bos)
+    decoding = decoding_of(spec)
+    config = decoding_config(
+        model, tokenizer, max_new_tokens, decoding, forced_bos_token_id=forced_bos
+    )
     special = not uses_chat_template(spec)  # a chat template already holds its special tokens
     encoded = [
         tokenizer(p, add_special_tokens=special, verbose=False)["input_ids"] for p in prompts
@@ -115,7 +131,9 @@ def generate(
 
     lengths = [len(ids) for ids in encoded]
     results: list[Generation | None] = [None] * len(prompts)
-    for batch in batches(lengths, batch_size, max_new_tokens, max_batch_tokens):
+    for batch in batches(
+        lengths, batch_size, max_new_tokens, max_batch_tokens, beams=decoding.num_beams
+    ):
         try:
             outputs = _generate_batch(
                 model, tokenizer, config, [encoded[i] for i in batch], seq2seq
@@ -137,19 +155,24 @@ def generate(
 
 
 def batches(
-    lengths: list[int], batch_size: int, max_new_tokens: int, max_batch_tokens: int | None = None
+    lengths: list[int],
+    batch_size: int,
+    max_new_tokens: int,
+    max_batch_tokens: int | None = None,
+    *,
+    beams: int = 1,
 ) -> list[list[int]]:
     """Prompt positions in batches, longest first (an out-of-memory error shows at once, and a
-    batch pads little). With `max_batch_tokens`, a batch grows while rows x (its longest
-    prompt + max_new_tokens) fits; a prompt longer than the budget goes alone."""
+    batch pads little). With `max_batch_tokens`, a batch grows while rows x beams x (its
+    longest prompt + max_new_tokens) fits (beam search keeps `beams` sequences per row); a
+    prompt longer than the budget goes alone."""
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     if max_batch_tokens is None:
         return [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
     found: list[list[int]] = []
     for i in order:
-        if found and (len(found[-1]) + 1) * (lengths[found[-1][0]] + max_new_tokens) <= (
-            max_batch_tokens
-        ):
+        rows = len(found[-1]) + 1 if found else 1
+        if found and rows * beams * (lengths[found[-1][0]] + max_new_tokens) <= max_batch_tokens:
             found[-1].append(i)
         else:
             found.append([i])

@@ -163,6 +163,20 @@ def detect_family(spec: ModelSpec) -> str:
     return FAMILY_OF_MODEL_TYPE[model_type]
 
 
+def checkpoint_dtype(spec: ModelSpec) -> str | None:
+    """The dtype `spec` loads in: its own `dtype`, else the one its checkpoint (or an adapter's
+    base) was saved in (config.json), e.g. "bfloat16"; None when the checkpoint does not say."""
+    if spec.dtype != "auto":
+        return spec.dtype
+    path = resolve_model_path(spec)
+    base = adapter_base(path, spec.revision)
+    config = _read_json(base or path, "config.json", None if base else spec.revision) or {}
+    dtype = config.get("dtype") or config.get("torch_dtype")
+    if dtype is None and isinstance(config.get("text_config"), dict):  # Gemma 3 multimodal
+        dtype = config["text_config"].get("dtype") or config["text_config"].get("torch_dtype")
+    return dtype if dtype in ("bfloat16", "float16", "float32") else None
+
+
 def is_seq2seq(spec: ModelSpec) -> bool:
     """Whether `spec` is an encoder-decoder model (its family, or the one detected)."""
     return _family_of(spec.path, spec.revision, spec.family) in SEQ2SEQ_FAMILIES

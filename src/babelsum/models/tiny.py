@@ -1,12 +1,13 @@
 """Tiny random models of the study's architectures, with tokenizers trained here.
 
 Nothing can be downloaded in the tests or the demo, so they use these: the real model classes
-(Qwen2, Phi3, MBart, Gemma3), the real tokenizer classes with the real families' special tokens
-and chat templates, a few hundred thousand parameters. They are saved with `save_pretrained` and
+(Qwen2, Phi3, MBart, Gemma3, Phi, Mistral, and Gemma 3's multimodal class with a tiny vision
+tower, as gemma-3-4b-it loads), the real tokenizer classes with the real families' special
+tokens and chat templates, a few hundred thousand parameters. They are saved with `save_pretrained` and
 load through `babelsum.models.loading`, the very code that loads the real checkpoints.
 
-Tokenizers follow their family: byte-level BPE for Qwen2 and Phi3, BPE with byte fallback for
-Gemma, and for mBART a SentencePiece-style unigram model with the 52 language codes, since
+Tokenizers follow their family: byte-level BPE for Qwen2, Phi3 and Phi-2, BPE with byte
+fallback for Gemma and Mistral, and for mBART a SentencePiece-style unigram model with the 52 language codes, since
 `MBart50Tokenizer` rebuilds a unigram backend from the saved vocabulary.
 The weights are random, so what they generate is noise; they exist to exercise every code path.
 """
@@ -17,9 +18,11 @@ import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-FAMILIES = ("qwen2", "phi3", "mbart", "gemma3")
-# Bump when a recipe below changes: caches of built models are keyed on it.
-TINY_VERSION = "1"
+# `tiny:NAME` in a config; gemma3-vision is the Gemma 3 family as its 4B/12B/27B checkpoints
+# load: Gemma3ForConditionalGeneration (vision tower and all), used on text
+FAMILIES = ("qwen2", "phi3", "mbart", "gemma3", "phi", "mistral", "gemma3-vision")
+# Bump when a recipe below changes or one is added: caches of built models are keyed on it.
+TINY_VERSION = "3"
 
 VOCAB_SIZE = 1200
 HIDDEN = 64
@@ -261,40 +264,61 @@ def _phi3(texts: list[str]):
     return tokenizer, model
 
 
-def _gemma3(texts: list[str]):
+def _byte_fallback_bpe(
+    texts: list[str], specials: list[str], prepend_scheme: str
+) -> tuple[dict, list]:
+    """SentencePiece-style BPE (Gemma, Llama, Mistral): spaces as "▁", unseen characters as
+    <0xNN> byte tokens."""
     from tokenizers import models, pre_tokenizers, trainers
-    from transformers import Gemma3ForCausalLM, Gemma3TextConfig, GemmaTokenizer, GenerationConfig
 
-    named = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>"]
-    turns = ["<start_of_turn>", "<end_of_turn>"]
     byte_tokens = [f"<0x{b:02X}>" for b in range(256)]
-    # Gemma's BPE falls back to bytes for unseen characters, and marks spaces with "▁".
     trainer = trainers.BpeTrainer(
         vocab_size=VOCAB_SIZE + 256,
-        special_tokens=named + turns + byte_tokens,
+        special_tokens=specials + byte_tokens,
         limit_alphabet=300,
         show_progress=False,
     )
+    unk = "<unk>"
     section = _train(
         texts,
-        models.BPE(unk_token="<unk>", byte_fallback=True),
+        models.BPE(unk_token=unk, byte_fallback=True),
         trainer,
-        pre_tokenizer=pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="never"),
+        pre_tokenizer=pre_tokenizers.Metaspace(replacement="▁", prepend_scheme=prepend_scheme),
     )
+    return section["vocab"], _merges(section)
+
+
+GEMMA_NAMED = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>"]
+GEMMA_TURNS = ["<start_of_turn>", "<end_of_turn>"]
+GEMMA_IMAGE = ["<start_of_image>", "<end_of_image>", "<image_soft_token>"]
+
+
+def _gemma_tokenizer(texts: list[str], extra: list[str]):
+    from transformers import GemmaTokenizer
+
+    # Gemma's BPE falls back to bytes for unseen characters, and marks spaces with "▁".
+    vocab, merges = _byte_fallback_bpe(texts, GEMMA_NAMED + GEMMA_TURNS + extra, "never")
     tokenizer = GemmaTokenizer(
-        vocab=section["vocab"],
-        merges=_merges(section),
-        extra_special_tokens=turns,
+        vocab=vocab,
+        merges=merges,
+        extra_special_tokens=GEMMA_TURNS + extra,
         model_max_length=131072,
     )
     tokenizer.chat_template = GEMMA3_CHAT_TEMPLATE
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in named + turns}
-    config = Gemma3TextConfig(
+    return tokenizer
+
+
+def _gemma3_text_config(tokenizer, ids: dict[str, int]):
+    from transformers import Gemma3TextConfig
+
+    return Gemma3TextConfig(
         vocab_size=len(tokenizer),
         **DECODER_SHAPE,
         num_key_value_heads=1,
-        head_dim=16,
-        query_pre_attn_scalar=16,
+        # k_proj and v_proj then have 32 outputs: bitsandbytes' CPU inference kernel for 4-bit
+        # weights needs a multiple of 32 (real models have one), which head_dim 16 would miss
+        head_dim=32,
+        query_pre_attn_scalar=32,
         sliding_window=128,
         layer_types=["sliding_attention", "full_attention"],
         max_position_embeddings=32768,
@@ -302,15 +326,137 @@ def _gemma3(texts: list[str]):
         eos_token_id=ids["<eos>"],
         bos_token_id=ids["<bos>"],
     )
-    _seeded()
-    model = Gemma3ForCausalLM(config)
-    model.generation_config = GenerationConfig(
+
+
+def _gemma_generation_config(ids: dict[str, int]):
+    from transformers import GenerationConfig
+
+    return GenerationConfig(
         bos_token_id=ids["<bos>"],
         eos_token_id=[ids["<eos>"], ids["<end_of_turn>"]],
         pad_token_id=ids["<pad>"],
         do_sample=True,
         top_k=64,
         top_p=0.95,
+    )
+
+
+def _gemma3(texts: list[str]):
+    from transformers import Gemma3ForCausalLM
+
+    tokenizer = _gemma_tokenizer(texts, [])
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in GEMMA_NAMED + GEMMA_TURNS}
+    _seeded()
+    model = Gemma3ForCausalLM(_gemma3_text_config(tokenizer, ids))
+    model.generation_config = _gemma_generation_config(ids)
+    return tokenizer, model
+
+
+def _gemma3_vision(texts: list[str]):
+    """Gemma 3 as gemma-3-4b-it is saved: model_type gemma3, Gemma3ForConditionalGeneration
+    with a (tiny) SigLIP vision tower and projector beside the language model."""
+    from transformers import Gemma3Config, Gemma3ForConditionalGeneration, SiglipVisionConfig
+
+    tokenizer = _gemma_tokenizer(texts, GEMMA_IMAGE)
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in GEMMA_NAMED + GEMMA_TURNS + GEMMA_IMAGE}
+    vision = SiglipVisionConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        image_size=32,
+        patch_size=8,  # 4 x 4 patches, pooled to mm_tokens_per_image = 2 x 2
+        vision_use_head=False,
+    )
+    config = Gemma3Config(
+        text_config=_gemma3_text_config(tokenizer, ids),
+        vision_config=vision,
+        mm_tokens_per_image=4,
+        boi_token_index=ids["<start_of_image>"],
+        eoi_token_index=ids["<end_of_image>"],
+        image_token_index=ids["<image_soft_token>"],
+        pad_token_id=ids["<pad>"],
+        eos_token_id=ids["<eos>"],
+        bos_token_id=ids["<bos>"],
+    )
+    _seeded()
+    model = Gemma3ForConditionalGeneration(config)
+    model.generation_config = _gemma_generation_config(ids)
+    return tokenizer, model
+
+
+def _phi(texts: list[str]):
+    """Phi-2: a base model (no chat template), CodeGen's byte-level BPE whose one special
+    token, <|endoftext|>, is bos, eos and unk, and no pad token; attention output `dense`,
+    MLP `fc1`/`fc2` (the XSum study's LoRA targets)."""
+    from tokenizers import pre_tokenizers
+    from transformers import CodeGenTokenizer, GenerationConfig, PhiConfig, PhiForCausalLM
+
+    vocab, merges = _byte_level_bpe(
+        texts, ["<|endoftext|>"], pre_tokenizers.ByteLevel(add_prefix_space=False)
+    )
+    tokenizer = CodeGenTokenizer(vocab=vocab, merges=merges, model_max_length=2048)
+    end = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    config = PhiConfig(
+        vocab_size=len(tokenizer),
+        **DECODER_SHAPE,
+        num_key_value_heads=4,
+        max_position_embeddings=2048,
+        partial_rotary_factor=0.4,
+        bos_token_id=end,
+        eos_token_id=end,
+    )
+    _seeded()
+    model = PhiForCausalLM(config)
+    model.generation_config = GenerationConfig(bos_token_id=end, eos_token_id=end)
+    return tokenizer, model
+
+
+MISTRAL_CHAT_TEMPLATE = (  # Mistral-Small-24B-Instruct-2501's, trimmed of tool calling
+    "{{- bos_token }}"
+    "{%- for message in messages %}"
+    "{%- if message['role'] == 'system' %}"
+    "{{- '[SYSTEM_PROMPT]' + message['content'] + '[/SYSTEM_PROMPT]' }}"
+    "{%- elif message['role'] == 'user' %}"
+    "{{- '[INST]' + message['content'] + '[/INST]' }}"
+    "{%- else %}"
+    "{{- message['content'] + eos_token }}"
+    "{%- endif %}"
+    "{%- endfor %}"
+)
+
+
+def _mistral(texts: list[str]):
+    from transformers import GenerationConfig, LlamaTokenizer, MistralConfig, MistralForCausalLM
+
+    named = ["<unk>", "<s>", "</s>", "<pad>"]
+    turns = ["[INST]", "[/INST]", "[SYSTEM_PROMPT]", "[/SYSTEM_PROMPT]"]
+    vocab, merges = _byte_fallback_bpe(texts, named + turns, "first")
+    tokenizer = LlamaTokenizer(
+        vocab=vocab,
+        merges=merges,
+        pad_token="<pad>",
+        extra_special_tokens=turns,
+        add_bos_token=True,
+        model_max_length=32768,
+    )
+    tokenizer.chat_template = MISTRAL_CHAT_TEMPLATE
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in named}
+    config = MistralConfig(
+        vocab_size=len(tokenizer),
+        **DECODER_SHAPE,
+        num_key_value_heads=2,
+        head_dim=HIDDEN // 4,
+        max_position_embeddings=32768,
+        sliding_window=None,
+        bos_token_id=ids["<s>"],
+        eos_token_id=ids["</s>"],
+        pad_token_id=ids["<pad>"],
+    )
+    _seeded()
+    model = MistralForCausalLM(config)
+    model.generation_config = GenerationConfig(
+        bos_token_id=ids["<s>"], eos_token_id=ids["</s>"], pad_token_id=ids["<pad>"]
     )
     return tokenizer, model
 
@@ -378,4 +524,7 @@ _RECIPES: dict[str, Callable[[list[str]], tuple]] = {
     "phi3": _phi3,
     "mbart": _mbart,
     "gemma3": _gemma3,
+    "phi": _phi,
+    "mistral": _mistral,
+    "gemma3-vision": _gemma3_vision,
 }

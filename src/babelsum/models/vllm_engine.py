@@ -9,6 +9,7 @@ and evaluation can choose `backend: vllm` on GPU nodes. vLLM is an optional extr
 from __future__ import annotations
 
 from babelsum.config import ModelSpec
+from babelsum.config.schema import Decoding
 from babelsum.errors import StageError
 from babelsum.models.generate import Generation
 
@@ -22,6 +23,11 @@ class VllmModel:
             resolve_model_path,
         )
 
+        if (spec.decoding or Decoding()) != Decoding():  # the teacher's model; see evaluate
+            raise StageError(
+                f"{where} vllm decodes greedily only, but {spec.path} sets `decoding` "
+                f"({spec.decoding}); use backend hf"
+            )
         try:
             from vllm import LLM
         except ImportError:

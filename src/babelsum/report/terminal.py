@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from babelsum.errors import SweepError
 from babelsum.report import tables
 from babelsum.report.cells import Cell, headline, read_cells
 from babelsum.report.matrices import (
@@ -73,8 +74,16 @@ def render_terminal(folder: SweepFolder, config: SweepConfig, plan: Plan) -> str
     saved = folder.output_dir("gather") / "cells.json"
     if saved.is_file():
         overview = saved.parent / "overview.json"
-        rows = read_overview(overview) if overview.is_file() else None
-        return render_cells(read_cells(saved), config.study, f"from {saved}", rows)
+        try:
+            cells = read_cells(saved)
+            rows = read_overview(overview) if overview.is_file() else None
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            problem = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise SweepError(
+                f"{saved} or {overview.name} beside it: damaged ({problem}); move them aside "
+                "(`launch report` then reads the evaluation outputs) or rerun gather"
+            ) from None
+        return render_cells(cells, config.study, f"from {saved}", rows)
     of_stage = {
         stage: [folder.upstream(t) for t in plan.tasks() if t.stage == stage]
         for stage in ("evaluate", "judge")

@@ -164,7 +164,8 @@ def run(ctx: StageContext) -> dict:
 
     # ---- 6. save
     model_dir = ctx.output_dir / "model"
-    if method.method in ("full", "seq2seq") and deepspeed is None:
+    full_weights = method.method in ("full", "seq2seq")
+    if full_weights and deepspeed is None:
         # mixed precision trains fp32 master weights: save them in the training precision
         # (DeepSpeed saves its own 16-bit weights already)
         trainer.model.to(getattr(torch, TORCH_DTYPES[precision]))
@@ -197,7 +198,9 @@ def run(ctx: StageContext) -> dict:
             "deepspeed_zero_stage": zero_stage(deepspeed),
             "parameters": count_parameters(model),
             "trainable_parameters": count_parameters(model, trainable_only=True),
-            "saved_dtype": str(trainer.model.dtype).removeprefix("torch."),
+            "saved_dtype": (
+                str(trainer.model.dtype).removeprefix("torch.") if full_weights else None
+            ),
             "use_liger_kernel": args.use_liger_kernel,
             "notices": notices,
             "data": data_report,

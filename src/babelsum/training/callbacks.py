@@ -4,6 +4,10 @@
 gradient norm, tokens per second, padding ratio and peak memory; a NaN loss stops the task.
 `RougeCheck`: every `rouge_every_steps`, summaries of a few validation articles and their ROUGE
 (the original study's ROUGE callback), so a run that learns nothing shows it early.
+The validation loss of the Trainer's evaluations (every `eval_steps`) is logged as `val_loss`
+and `val_perplexity` by `TrainingMetrics`.
+`BestCheckpoint`: keeps the checkpoint of the best validation rougeL or loss (`select_best`)
+and stops training after `early_stopping_patience` checks without improvement.
 """
 
 from __future__ import annotations
@@ -36,6 +40,27 @@ def _sum_over_processes(values: tuple[int, ...]) -> list[int]:
     tensor = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(tensor)
     return [int(v) for v in tensor.tolist()]
+
+
+def _from_main_process(value: float) -> float:
+    """The main process's `value` in every process (the others pass anything, e.g. 0)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    mine = value if dist.get_rank() == 0 else 0.0
+    tensor = torch.tensor([mine], dtype=torch.float64, device=device)
+    dist.all_reduce(tensor)
+    return float(tensor.item())
+
+
+def perplexity(loss: float) -> float:
+    """exp(loss), or inf where that overflows a float (a diverged run)."""
+    try:
+        return math.exp(loss)
+    except OverflowError:
+        return math.inf
 
 
 def peak_memory() -> dict[str, float]:
@@ -90,6 +115,58 @@ class TrainingMetrics(TrainerCallback):
         if self.main_process:
             self.tracker.log_metrics(metrics, step=state.global_step)
 
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        # the validation batches went through the collator too: not training throughput
+        self.stats.take()
+        self.last_time = time.perf_counter()
+        if self.main_process and metrics and "eval_loss" in metrics:
+            loss = float(metrics["eval_loss"])
+            self.tracker.log_metrics(
+                {"val_loss": loss, "val_perplexity": perplexity(loss)}, step=state.global_step
+            )
+
+
+class BestCheckpoint(TrainerCallback):
+    """The checkpoint of the best validation score becomes the task's model; early stopping.
+
+    Each check offers its value of the watched metric: `val_loss` of the Trainer's evaluations
+    (select_best: loss) or `val_rougeL` of RougeCheck (select_best: rougeL). On a new best the
+    Trainer saves a checkpoint at this step and records it as its best (`best_global_step`,
+    `best_model_checkpoint`), which spares it from checkpoint rotation and survives a resume;
+    the stage loads it after training. With `patience`, training stops after that many checks
+    in a row without improvement. Every process offers the same values, so all decide alike.
+    """
+
+    def __init__(self, metric: str, patience: int | None = None):
+        self.metric = metric  # "loss" or "rougeL"
+        self.patience = patience
+        self.checks_without_improvement = 0
+        self.stopped_early_at: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"val_{self.metric}"
+
+    def offer(self, value: float, state, control) -> None:
+        best = state.best_metric
+        if self.metric == "loss":
+            better = best is None or value < best
+        else:
+            better = best is None or value > best
+        if better:  # a NaN is never better
+            state.best_metric, state.best_global_step = value, state.global_step
+            control.should_save = True  # this step's checkpoint is the one to keep
+            self.checks_without_improvement = 0
+            return
+        self.checks_without_improvement += 1
+        if self.patience and self.checks_without_improvement >= self.patience:
+            control.should_training_stop = True
+            self.stopped_early_at = state.global_step
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if self.metric == "loss" and metrics and "eval_loss" in metrics:
+            self.offer(float(metrics["eval_loss"]), state, control)
+
 
 class RougeCheck(TrainerCallback):
     """Every `every` steps, summarize validation articles and log their ROUGE.
@@ -108,6 +185,7 @@ class RougeCheck(TrainerCallback):
         tracker: Tracker,
         main_process: bool,
         all_processes: bool = False,
+        best: BestCheckpoint | None = None,
     ):
         self.every = every
         self.summarize = summarize
@@ -116,12 +194,19 @@ class RougeCheck(TrainerCallback):
         self.tracker = tracker
         self.main_process = main_process
         self.all_processes = all_processes
+        self.best = best  # offered each check's rougeL (select_best: rougeL)
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         if not self.references or state.global_step % self.every:
             return
-        if not (self.main_process or self.all_processes):
-            return
+        rouge_l = 0.0
+        if self.main_process or self.all_processes:
+            rouge_l = self._check(model, state) or 0.0
+        if self.best is not None:
+            self.best.offer(_from_main_process(rouge_l), state, control)
+
+    def _check(self, model, state) -> float | None:
+        """Summarize, score and log (main process); the rougeL, None elsewhere."""
         started = time.perf_counter()
         model.eval()
         try:
@@ -130,12 +215,13 @@ class RougeCheck(TrainerCallback):
         finally:
             model.train()
         if not self.main_process:
-            return
+            return None
         scores = score_corpus(predictions, self.references, self.lang)
         metrics = {f"val_{k}": float(scores[k]) for k in ROUGE_TYPES if scores.get(k) is not None}
         metrics["val_empty_summaries"] = float(sum(not (p or "").strip() for p in predictions))
         metrics["rouge_check_seconds"] = time.perf_counter() - started
         self.tracker.log_metrics(metrics, step=state.global_step)
+        return metrics.get("val_rougeL")
 
 
 class SaveBeforeStop(TrainerCallback):

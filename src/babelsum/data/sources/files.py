@@ -31,7 +31,10 @@ def read_files(config: FilesSource) -> Iterator[dict | Rejected]:
                 f"data.files: cannot tell the format of {path} from its suffix; "
                 f"set data.files.format to one of jsonl, parquet, csv"
             )
-        yield from _read_file(path, fmt, config)
+        try:
+            yield from _read_file(path, fmt, config)
+        except OSError as exc:  # no permission, a disk error
+            raise SourceError(f"data.files: cannot read {path} ({exc.strerror})") from None
 
 
 def _expand(patterns: list[str]) -> list[Path]:
@@ -70,7 +73,8 @@ def _read_file(path: Path, fmt: str, config: FilesSource) -> Iterator[dict | Rej
 
 
 def _jsonl_rows(path: Path) -> Iterator[dict | Rejected]:
-    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+    # utf-8-sig: a byte order mark (files saved on Windows) is not part of the first record
+    with open(path, encoding="utf-8-sig", errors="surrogateescape") as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
@@ -80,6 +84,11 @@ def _jsonl_rows(path: Path) -> Iterator[dict | Rejected]:
             except json.JSONDecodeError as exc:
                 yield Rejected("malformed_json", f"{where}: {exc.msg}", {"line": line[:500]})
                 continue
+            except (ValueError, RecursionError) as exc:  # a 5000-digit number, [[[[...
+                deep = isinstance(exc, RecursionError)
+                problem = "nested too deeply to read" if deep else "a number too long to read"
+                yield Rejected("malformed_json", f"{where}: {problem}", {"line": line[:500]})
+                continue
             if not isinstance(row, dict):
                 yield Rejected(
                     "malformed_json", f"{where}: not a JSON object", {"line": line[:500]}
@@ -88,14 +97,50 @@ def _jsonl_rows(path: Path) -> Iterator[dict | Rejected]:
             yield row
 
 
-def _csv_rows(path: Path) -> Iterator[dict]:
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+
+
+def _csv_rows(path: Path) -> Iterator[dict | Rejected]:
+    """Read strictly: a quote never closed is an error naming its line (not the rest of the
+    file merged into one field); a row with more or fewer fields than the header (an
+    unquoted comma in a text) is quarantined, not cut or padded."""
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # article texts exceed the 128 KiB default
-    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
-        yield from csv.DictReader(f)
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
+        reader = csv.reader(f, strict=True)
+        line = 1  # where the row being read starts
+        try:
+            header = next(reader, None)
+            repeated = sorted({c for c in header or [] if header.count(c) > 1})
+            if repeated:
+                raise SourceError(
+                    f"{path}:1: column {', '.join(map(repr, repeated))} appears twice in the header"
+                )
+            line = reader.line_num + 1
+            for fields in reader:
+                if fields and len(fields) != len(header):
+                    detail = f"{path}:{line}: {len(fields)} fields, the header has {len(header)}"
+                    yield Rejected("malformed_csv", detail, {"line": ",".join(fields)[:500]})
+                elif fields:
+                    yield dict(zip(header, fields, strict=True))
+                line = reader.line_num + 1
+        except csv.Error as exc:
+            raise SourceError(
+                f"{path}:{line}: not valid CSV ({exc}): is a quote opened there never closed? "
+                "Quote fields that hold quotes, commas or line breaks, doubling inner quotes"
+            ) from None
 
 
 def _parquet_rows(path: Path) -> Iterator[dict]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
-        yield from batch.to_pylist()
+    try:
+        batches = pq.ParquetFile(path).iter_batches(batch_size=1024)
+        for batch in batches:
+            yield from batch.to_pylist()
+    except (pa.ArrowException, OSError) as exc:
+        raise SourceError(
+            f"{path}: not a readable Parquet file ({_first_line(exc)}); "
+            "set data.files.format if it is JSONL or CSV"
+        ) from None
