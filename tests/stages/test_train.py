@@ -33,6 +33,9 @@ def test_full_fine_tuning_learns_and_saves_a_model(train_sweep):
     AutoModelForCausalLM.from_pretrained(out / "model")  # Hugging Face layout, loads as is
     details = json.loads((out / "train_summary.json").read_text())
     assert details["data"]["examples"] > 0 and details["train_lang"] == "en"
+    # the whole run's throughput: the last logging window can count no batch (the loader
+    # fetches one ahead), the run cannot
+    assert details["tokens_per_second"] > 0
 
     logged = journal_metrics(sweep, "qwen2", "full")
     per_step = [r for r in logged if "loss" in r["metrics"] and r["step"]]

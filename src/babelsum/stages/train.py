@@ -182,7 +182,7 @@ def run(ctx: StageContext) -> dict:
         "last_loss": losses[-1] if losses else None,
         "train_loss": result.training_loss,
         "train_seconds": seconds,
-        "tokens_per_second": metrics.last_logged.get("tokens_per_second"),
+        "tokens_per_second": metrics.run_tokens_per_second,  # the whole run's
         "padding_ratio": metrics.last_logged.get("padding_ratio"),
         **selected,
     }

@@ -74,7 +74,13 @@ def peak_memory() -> dict[str, float]:
 
 
 class TrainingMetrics(TrainerCallback):
-    """Batched metrics per logging step; raises StageError on a NaN or infinite loss."""
+    """Batched metrics per logging step; raises StageError on a NaN or infinite loss.
+
+    Tokens are counted by the collator, when the data loader fetches a batch: one batch
+    ahead of training. A logging window's tokens/s is off by that batch; the whole run's
+    (`run_tokens_per_second`, from the first step to the end) is not, but for one batch per
+    validation pass (dropped with the validation batches).
+    """
 
     def __init__(self, tracker: Tracker, stats: BatchStats, main_process: bool):
         self.tracker = tracker
@@ -82,10 +88,19 @@ class TrainingMetrics(TrainerCallback):
         self.main_process = main_process
         self.last_time = time.perf_counter()
         self.last_logged: dict[str, float] = {}
+        self.started = self.last_time
+        self.run_tokens = 0  # real tokens of every training batch
+        self.run_tokens_per_second: float | None = None
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.stats.take()  # tokens counted before training started are not throughput
-        self.last_time = time.perf_counter()
+        self.last_time = self.started = time.perf_counter()
+
+    def on_train_end(self, args, state, control, **kwargs):
+        real, _, _ = _sum_over_processes(self.stats.take())
+        self.run_tokens += real
+        seconds = time.perf_counter() - self.started
+        self.run_tokens_per_second = self.run_tokens / seconds if seconds > 0 else None
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
@@ -98,6 +113,7 @@ class TrainingMetrics(TrainerCallback):
                 "or train in bf16/fp32 rather than fp16"
             )
         real, total, supervised = _sum_over_processes(self.stats.take())
+        self.run_tokens += real
         now = time.perf_counter()
         seconds, self.last_time = max(now - self.last_time, 1e-9), now
         metrics = {
@@ -117,6 +133,7 @@ class TrainingMetrics(TrainerCallback):
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         # the validation batches went through the collator too: not training throughput
+        # (the training batch fetched ahead goes with them: a window's figure, not the run's)
         self.stats.take()
         self.last_time = time.perf_counter()
         if self.main_process and metrics and "eval_loss" in metrics:
