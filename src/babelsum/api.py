@@ -199,7 +199,18 @@ def status(sweep_dir: str | Path) -> list[TaskView]:
 
 def views(folder: SweepFolder, plan: Plan) -> list[TaskView]:
     statuses = read_statuses(folder, plan)
-    return task_views(plan, statuses, backends.lost_tasks(statuses))
+    found = task_views(plan, statuses, backends.lost_tasks(statuses))
+    return [_output_gone(folder, v) for v in found]
+
+
+def _output_gone(folder: SweepFolder, view: TaskView) -> TaskView:
+    """A done task whose output folder is gone (removed by hand, a damaged folder) is unknown:
+    `launch status` says so, as `launch resubmit` reruns it."""
+    output = folder.output_dir(view.task.key)
+    if view.state != State.DONE or output.is_dir():
+        return view
+    reason = f"{output}: its output folder is gone; `launch resubmit` reruns the task"
+    return TaskView(view.task, view.status, State.UNKNOWN, Cause.UNKNOWN, reason)
 
 
 def to_rerun(

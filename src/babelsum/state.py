@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import socket
 import time
 import uuid
@@ -405,17 +404,13 @@ class SweepFolder:
     # outputs ----------------------------------------------------------------
     def publish_output(self, key: str, tmp: Path) -> None:
         """Move a complete output folder into place, durably: its files are fsynced before
-        the rename and the task folder after it. An older output is replaced."""
+        the rename and the task folder after it. An older output (a task rerun because its
+        status file was damaged, say) is kept as `output.replaced-<time>`, never deleted."""
         final = self.output_dir(key)
         sync_tree(tmp)
-        old = None
-        if final.exists():
-            old = final.with_name(f"output.old-{uuid.uuid4().hex[:12]}")
-            os.replace(final, old)
+        self.set_aside_output(key)
         os.replace(tmp, final)
         fsync_folder(final.parent)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
 
     def set_aside_output(self, key: str) -> Path | None:
         """Move a task's output to `output.replaced-<time>` (kept, not deleted); its path,

@@ -11,6 +11,7 @@ folder), and each row checks the same promises:
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -141,8 +142,8 @@ def done_outputs(sweep: Path) -> set[str]:
     outputs = set()
     for status in sweep.glob("tasks/**/status.json"):
         try:
-            done = yaml.safe_load(status.read_text()).get("state") == "done"
-        except Exception:  # a damaged status file is one of the inputs here
+            done = json.loads(status.read_text()).get("state") == "done"
+        except (OSError, ValueError, AttributeError, RecursionError):  # damage is an input here
             continue
         if done and (status.parent / "output").is_dir():
             outputs.add(str((status.parent / "output").relative_to(sweep)))

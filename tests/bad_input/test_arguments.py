@@ -91,6 +91,7 @@ ARGUMENTS = [
     # ---- sync
     ("sync-nowhere", ["sync", "nowhere"], ["nowhere is not a sweep folder"]),
     ("sync-a-file", ["sync", "{file}"], ["file.txt is not a sweep folder"]),
+    ("sync-tracking-off", ["sync", "{sweep}"], ["tracking is off", "tracking.enabled: false"]),
     # ---- ui
     ("ui-port-word", ["ui", "{sweep}", "--port", "abc", "--dry-run"], ["--port", "'abc' is not a port number"]),
     ("ui-port-too-high", ["ui", "{sweep}", "--port", "70000", "--dry-run"], ["--port", "70000: a port is 1 to 65535"]),

@@ -94,6 +94,7 @@ UNKNOWN_TASK = [
     ("status-state-never-written", put(STATUS, status_of(state="unknown")), "is never written"),
     ("tasks-a-file", put("tasks", b"not a folder"), "status.json"),
     ("task-folder-a-file", put(TRAIN_EN, b"not a folder"), STATUS),
+    ("done-output-gone", put(f"{TRAIN_EN}/output", None), f"{TRAIN_EN}/output: its output folder is gone"),
 ]  # fmt: skip
 
 # Damage that `status`, `resubmit` and `cancel` (or `report`) refuse in one line naming it.

@@ -44,6 +44,17 @@ def test_jsonl_with_column_mapping_and_unreadable_lines(tmp_path):
     assert out[3]["text"] == b"\xff".decode("utf-8", "surrogateescape")  # cleaning quarantines it
 
 
+def test_a_jsonl_field_the_first_record_lacks_is_still_read(tmp_path):
+    path = tmp_path / "articles.jsonl"
+    rows = [
+        {"article_id": "a1", "language": "en", "text": "First."},
+        {"article_id": "a2", "language": "en", "text": "Second.", "summary": "Its summary."},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = list(read_files(FilesSource(paths=[str(path)])))
+    assert [r["summary"] for r in out] == [None, "Its summary."]
+
+
 def test_csv_and_parquet_with_a_fixed_language(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

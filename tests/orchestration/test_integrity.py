@@ -143,6 +143,9 @@ def test_a_torn_status_file_makes_only_its_task_unknown_and_resubmit_reruns_it(s
     assert code == 0, err
     tasks = status_json(sweep_copy, capsys)
     assert {t["state"] for t in tasks.values()} == {"done"}
+    # the outputs of the reruns' first runs are kept, not deleted
+    kept = list(folder.task_dir(TRAIN_EN).glob("output.replaced-*"))
+    assert len(kept) == 1 and (kept[0] / "value.txt").read_text() == TRAIN_EN
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 
 def sync_sweep(folder: SweepFolder, config: SweepConfig, plan: Plan) -> dict[str, Any]:
     """Send every task journal's records that MLflow lacks; running it twice sends nothing new."""
+    if not config.tracking.enabled:
+        raise TrackingError(
+            f"tracking is off in this sweep's config (tracking.enabled: false): there is no "
+            f"MLflow run to sync; the journals stay in {folder.root / 'tasks'}"
+        )
     uri = tracking_uri(folder.root, config)
     store = MlflowStore(uri)
     report: dict[str, Any] = {

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from babelsum.config import FilesSource
 from babelsum.data.quarantine import Rejected
-from babelsum.data.schema import canonical
+from babelsum.data.schema import FIELDS, canonical
 from babelsum.data.sources.columns import apply_columns, resolve_columns
 from babelsum.errors import SourceError
 
@@ -54,18 +54,21 @@ def _expand(patterns: list[str]) -> list[Path]:
 
 def _read_file(path: Path, fmt: str, config: FilesSource) -> Iterator[dict | Rejected]:
     rows = {"jsonl": _jsonl_rows, "parquet": _parquet_rows, "csv": _csv_rows}[fmt](path)
-    columns: dict[str, str] | None = None
+    checked = False
     for number, row in enumerate(rows, start=1):
         if isinstance(row, Rejected):
             yield row
             continue
-        if columns is None:  # from the first row: JSONL has no header
+        if not checked:  # the mapping against the first row (a header, or JSONL's first line)
             columns = resolve_columns(config.columns, list(row), f"data.files {path}")
             if "language" not in columns and config.language is None:
                 raise SourceError(
                     f"data.files {path}: no language column; map one in "
                     "data.files.columns.language or set data.files.language"
                 )
+            checked = True
+        # each row's own fields: a JSONL record may hold a field the first one lacked
+        columns = {name: name for name in FIELDS if name in row} | config.columns
         record = apply_columns(row, columns)
         record["language"] = record.get("language") or config.language
         record["article_id"] = record.get("article_id") or f"{path.stem}-{number}"
