@@ -53,6 +53,20 @@ def snapshot(sweep: Path) -> dict[str, bytes]:
     return {str(p.relative_to(sweep)): p.read_bytes() for p in files}
 
 
+def settled_snapshot(sweep: Path, timeout_s: float = 60.0) -> dict[str, bytes]:
+    """The sweep's files once two looks a second apart agree (a task that has just recorded
+    `running` still creates its work folder and temporary output)."""
+    deadline = time.time() + timeout_s
+    last = snapshot(sweep)
+    while time.time() < deadline:
+        time.sleep(1.0)
+        now = snapshot(sweep)
+        if now == last:
+            return now
+        last = now
+    raise AssertionError(f"{sweep} kept changing for {timeout_s} s")
+
+
 def files_under(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*")}
 
@@ -235,7 +249,7 @@ def test_a_resubmit_during_a_running_local_sweep_is_refused_and_cancel_stops_the
     sweep = tmp_path / "sweep"
     proc = start_sweep_with_a_sleeper(fake_config_file(), sweep, "prepare")
     try:
-        before = snapshot(sweep)
+        before = settled_snapshot(sweep)  # the task has set itself up and sleeps
         code, _, err = run_cli(capsys, "resubmit", sweep, "--quiet")
         assert code == 2
         line = one_error_line(err)

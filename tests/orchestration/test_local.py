@@ -233,3 +233,15 @@ def test_a_shared_cache_dir_serves_later_sweeps(fake_config_file, tmp_path, caps
     assert "every task was reused; nothing to run" in capsys.readouterr().out
     tasks = status_json(tmp_path / "b", capsys)
     assert all(t["reused_from"] and t["attempts"] == 0 for t in tasks.values())
+
+
+def test_concurrent_task_processes_share_the_cores_out(monkeypatch):
+    """Two tasks side by side on 2 cores get a thread each, not a thread per core each (4
+    threads spinning against each other made training 9x slower); a user's own setting wins."""
+    from babelsum.backends.local import threads_for
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert threads_for(2, {})["OMP_NUM_THREADS"] == "1"
+    assert threads_for(1, {})["OMP_NUM_THREADS"] == "2"
+    assert threads_for(4, {})["MKL_NUM_THREADS"] == "1"  # never 0
+    assert threads_for(2, {"OMP_NUM_THREADS": "8"}) == {}

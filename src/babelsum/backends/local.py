@@ -17,7 +17,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from babelsum.backends import RunOptions, task_env
+from babelsum.backends import THREAD_VARIABLES, RunOptions, task_env, thread_env
 from babelsum.config import SweepConfig
 from babelsum.plan import Plan, Task
 from babelsum.state import Cause, Explanation, State, SweepFolder, TaskStatus
@@ -261,8 +261,11 @@ def run_local(
                 jobs = stage.jobs(group)
                 # a multi-process task already uses several cores: run those one at a time
                 workers = 1 if processes > 1 else min(parallel, len(jobs))
+                job_env = env | threads_for(workers * processes, env)
                 with ThreadPoolExecutor(max_workers=workers) as pool:
-                    runs = {pool.submit(run_job, folder, job, processes, env): job for job in jobs}
+                    runs = {
+                        pool.submit(run_job, folder, job, processes, job_env): job for job in jobs
+                    }
                     for future in as_completed(runs):
                         code = future.result()
                         for task in runs[future]:
@@ -271,6 +274,15 @@ def run_local(
                         note = f"[red]{failed} failed" if failed else ""
                         progress.update(bar, advance=len(runs[future]), note=note)
     return codes
+
+
+def threads_for(concurrent: int, env: dict[str, str]) -> dict[str, str]:
+    """The cores shared out among `concurrent` processes, unless the user set the thread
+    variables themselves."""
+    if any(name in env for name in THREAD_VARIABLES):
+        return {}
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return thread_env((cores or 1) // concurrent)
 
 
 BACKEND = LocalBackend()

@@ -21,7 +21,7 @@ from pathlib import Path
 import submitit
 from submitit.helpers import Checkpointable, DelayedSubmission, TorchDistributedEnvironment
 
-from babelsum.backends import RunOptions, task_env
+from babelsum.backends import THREAD_VARIABLES, RunOptions, task_env
 from babelsum.config import STAGES, Resources, SweepConfig
 from babelsum.config.units import minutes
 from babelsum.errors import SubmitError
@@ -201,7 +201,14 @@ def task_setup_lines(config: SweepConfig) -> list[str]:
     """Shell lines run in the sbatch script before the task: the task environment, and the
     signal SLURM sends before a time limit (training then saves a checkpoint at once)."""
     env = task_env(config) | {"BABELSUM_SAVE_SIGNAL": "USR2"}
-    return ["export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())]
+    # one CPU thread per core SLURM gave the task (--cpus-per-task), unless set already
+    threads = " ".join(
+        f"{name}=${{{name}:-${{SLURM_CPUS_PER_TASK:-1}}}}" for name in THREAD_VARIABLES
+    )
+    return [
+        "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()),
+        f"export {threads}",
+    ]
 
 
 def python_command(config: SweepConfig, folder: SweepFolder) -> str | None:
