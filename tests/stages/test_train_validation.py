@@ -5,6 +5,7 @@ full fine-tune is saved in: train tasks through the real runner, on tiny models 
 import json
 import math
 import re
+import shutil
 
 import pytest
 import torch
@@ -70,6 +71,42 @@ def test_best_validation_loss_is_kept_and_training_stops_early(train_sweep):
     assert same_tensors(saved, best) and not same_tensors(saved, last)
     details = json.loads((out / "train_summary.json").read_text())
     assert details["best_step"] == best_step
+
+
+def test_early_stopping_counts_on_across_a_resume(train_sweep):
+    """The checks without improvement are saved in each checkpoint: a task resumed from the
+    checkpoint one check after the best (as after a requeue at the time limit) stops where
+    the uninterrupted run stopped, not `patience` checks later."""
+    method = {
+        "model": "qwen2",
+        "method": "full",
+        "learning_rate": 0.1,
+        "max_steps": 12,
+        "eval_steps": 1,
+        "eval_samples": 8,
+        "save_steps": 1,
+        "select_best": "loss",
+        "early_stopping_patience": 2,
+        "save_total_limit": 12,  # keep the checkpoint one check after the best
+    }
+    sweep = train_sweep([method])
+    first = run_train(sweep, "qwen2", "full")
+    stopped = first["stopped_early_at"]
+    assert stopped == first["best_step"] + 2 < 12
+
+    one_after_best = checkpoint_of(sweep, "qwen2", "full", stopped - 1)
+    saved = json.loads((one_after_best / "trainer_state.json").read_text())
+    counted = saved["stateful_callbacks"]["BestCheckpoint"]["attributes"]
+    assert counted["checks_without_improvement"] == 1
+    for step in range(stopped, 13):  # as if killed before the last checkpoint was written
+        if checkpoint_of(sweep, "qwen2", "full", step).exists():
+            shutil.rmtree(checkpoint_of(sweep, "qwen2", "full", step))
+
+    again = run_train(sweep, "qwen2", "full")
+
+    assert again["resumed_from_step"] == stopped - 1
+    assert again["stopped_early_at"] == again["steps"] == stopped
+    assert again["best_step"] == first["best_step"]
 
 
 def test_best_rouge_check_keeps_that_adapter_and_merges_it(train_sweep):

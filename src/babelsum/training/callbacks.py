@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import torch
 from transformers import TrainerCallback
+from transformers.trainer_callback import ExportableState
 
 from babelsum.errors import StageError
 from babelsum.metrics.rouge import ROUGE_TYPES, score_corpus  # logged as val_rouge1, ...
@@ -143,7 +144,7 @@ class TrainingMetrics(TrainerCallback):
             )
 
 
-class BestCheckpoint(TrainerCallback):
+class BestCheckpoint(TrainerCallback, ExportableState):
     """The checkpoint of the best validation score becomes the task's model; early stopping.
 
     Each check offers its value of the watched metric: `val_loss` of the Trainer's evaluations
@@ -152,6 +153,8 @@ class BestCheckpoint(TrainerCallback):
     `best_model_checkpoint`), which spares it from checkpoint rotation and survives a resume;
     the stage loads it after training. With `patience`, training stops after that many checks
     in a row without improvement. Every process offers the same values, so all decide alike.
+    The count of checks without improvement is saved in each checkpoint (ExportableState) and
+    read back on a resume, so a requeued task does not get its patience afresh.
     """
 
     def __init__(self, metric: str, patience: int | None = None):
@@ -163,6 +166,21 @@ class BestCheckpoint(TrainerCallback):
     @property
     def name(self) -> str:
         return f"val_{self.metric}"
+
+    def state(self) -> dict:
+        return {
+            "args": {"metric": self.metric, "patience": self.patience},
+            "attributes": {"checks_without_improvement": self.checks_without_improvement},
+        }
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        # On a resume `state` is the checkpoint's; the patience itself may have been changed
+        # since (a resumable change), only the count is carried on. A checkpoint from before
+        # this count was saved has none: HF's save would fail on the missing entry.
+        saved = state.stateful_callbacks.setdefault(type(self).__name__, self.state())
+        if isinstance(saved, dict):
+            count = saved.get("attributes", {}).get("checks_without_improvement", 0)
+            self.checks_without_improvement = int(count)
 
     def offer(self, value: float, state, control) -> None:
         best = state.best_metric
