@@ -274,13 +274,13 @@ def cause_of(exc: BaseException) -> Cause:
 def _fail(folder, task, main, tracker, cause: Cause, *, reason: str, error: str | None) -> None:
     if not main:
         return
-    _record(
+    _record(  # masked: `launch status` shows these, and a traceback can quote an env value
         folder,
         task,
         state=State.FAILED,
         cause=cause,
-        reason=reason,
-        error=error,
+        reason=tracker.masked(reason),
+        error=tracker.masked(error) if error else error,
         ended=time.time(),
     )
     try:

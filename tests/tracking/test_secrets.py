@@ -1,6 +1,6 @@
 """A whole sweep against a real `mlflow server`, with secrets planted in the config, the
 environment and a stage's log text: none reaches MLflow (params, tags, metric names,
-artifacts) nor the task journals, in any of the shapes redaction.py knows."""
+artifacts) nor the task journals nor a failed task's status, in any of the shapes redaction.py knows."""
 
 from __future__ import annotations
 
@@ -103,6 +103,10 @@ def test_planted_secrets_reach_neither_mlflow_nor_the_journals(
         for p in (sweep / "tasks").rglob("*")
         if p.is_file() and (p.name == "journal.jsonl" or "artifacts" in p.parts)
     )
+    # the failed task's status, which `launch status` shows: reason and traceback masked
+    failed = (sweep / "tasks" / FAILING / "status.json").read_text()
+    assert "cannot reach redis://:***@" in failed
     for secret in SECRETS:
         assert secret not in mlflow_text, f"{secret} reached MLflow"
         assert secret not in journals, f"{secret} is in a journal"
+        assert secret not in failed, f"{secret} is in the failed task's status"

@@ -143,6 +143,11 @@ class Tracker:
 
     # ------------------------------------------------------------------ what stages call
 
+    def masked(self, text: str) -> str:
+        """`text` with the secrets this tracker knows masked (for what is kept beside it:
+        a failed task's reason and traceback in its status file)."""
+        return self._redactor.text(text)
+
     def log_params(self, params: dict[str, Any]) -> None:
         self._record("params", urgent=True, params=flatten(self._redactor.mapping(params)))
 
