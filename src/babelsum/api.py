@@ -21,21 +21,24 @@ from pathlib import Path
 
 import yaml
 
-from babelsum import backends, sweep_list
+from babelsum import backends, named_files, sweep_list
 from babelsum.backends import RunOptions
-from babelsum.config import SweepConfig, dump_config, load_config, validate_config
+from babelsum.config import SweepConfig, dump_config, validate_config
 from babelsum.config.load import compose
 from babelsum.errors import SweepError
 from babelsum.files import write_atomic
+from babelsum.named_files import fingerprints
 from babelsum.plan import Plan, Task, make_plan
 from babelsum.state import ACTIVE, Cause, State, SweepFolder
 from babelsum.sweep import (
+    PlanChange,
     TaskView,
     authored_text,
     compare_plans,
     config_hash,
     create_sweep,
     default_sweep_dir,
+    downstream,
     load_sweep,
     open_sweep,
     read_statuses,
@@ -65,8 +68,9 @@ def dry_run(
 ) -> tuple[SweepConfig, Plan]:
     """The config and plan a sweep would have; nothing is written or submitted. Several
     config files merge in order (config/load.py)."""
-    config = load_config(config_file, overrides)
-    return config, make_plan(config)
+    composed = compose(config_file, overrides)
+    config = validate_config(composed.data, composed.source, composed.origins)
+    return config, make_plan(config, fingerprints(config, composed.files[0].resolve().parent))
 
 
 @dataclass
@@ -217,12 +221,25 @@ def to_rerun(
     sweep_dir: str | Path,
     stages: Sequence[str] | None = None,
     patterns: Sequence[str] | None = None,
-) -> list[TaskView]:
-    """What `resubmit` would run: tasks not done, then what they feed, with their states."""
-    folder, plan = open_sweep(sweep_dir)
+    accept_config_change: bool = False,
+) -> tuple[list[TaskView], list[str]]:
+    """What `resubmit` would run: tasks not done, then what they feed, with their states;
+    and notes on an edited config. Like `resubmit`, an edit that changes tasks is refused
+    (SweepError) unless `accept_config_change`; then the tasks it changes are listed too.
+    Nothing is written."""
+    folder, config, plan = load_sweep(sweep_dir)
+    edit = config_edit(folder, config)
+    notes, changed = [], set()
+    if edit is not None and edit.change:
+        if not accept_config_change:
+            raise SweepError(edit.refusal(folder.root))
+        notes = [f"would take the edited config {edit.source}", *edit.change.lines()]
+        plan, changed = edit.plan, downstream(edit.plan, set(edit.change.changed))
+    elif edit is not None:
+        notes = [f"{edit.source} changed since submission, but no task's work changes"]
     by_key = {v.task.key: v for v in views(folder, plan)}
-    chosen = tasks_to_rerun(folder, plan, list(stages or []), list(patterns or []))
-    return [by_key[t.key] for t in chosen]
+    chosen = {t.key for t in tasks_to_rerun(folder, plan, list(stages or []), list(patterns or []))}
+    return [by_key[t.key] for t in plan.tasks() if t.key in chosen | changed], notes
 
 
 def resubmit(
@@ -285,53 +302,83 @@ def refuse_if_active(now: dict[str, TaskView], sweep_dir) -> None:
         )
 
 
+@dataclass
+class ConfigEdit:
+    """The sweep's config (or a file it names) as edited since submission."""
+
+    source: str  # what was edited: the config files, and the fields whose file changed
+    config: SweepConfig  # the edited config, and its plan
+    plan: Plan
+    change: PlanChange  # the tasks whose work the edit changes
+    authored: dict  # the edited config as written, before defaults
+    files: dict[str, str]  # fingerprints of the files it names, now
+
+    def refusal(self, sweep_dir: Path) -> str:
+        return "\n".join(
+            [
+                f"{self.source} was edited after this sweep was submitted: "
+                f"{len(self.change.changed)} task(s) changed, {len(self.change.added)} new, "
+                f"{len(self.change.removed)} gone",
+                *self.change.lines(),
+                "undo the edit, or take the new config with "
+                f"`launch resubmit {sweep_dir} --accept-config-change` (changed done "
+                "tasks then rerun; their outputs are kept as output.replaced-<time>)",
+            ]
+        )
+
+
+def config_edit(folder: SweepFolder, config: SweepConfig) -> ConfigEdit | None:
+    """The edit of the sweep's source config since submission, read again from its files
+    (the researcher may have edited them); None when there is none. Reads only."""
+    meta = folder.meta()
+    found = source_config(folder, meta)
+    if found is None:
+        return None
+    source, composed = found
+    # Both sides through today's code: a babelsum upgrade (new defaults, new hashes) is not
+    # an edit. Sweeps made before the authored config was kept compare resolved configs.
+    # A file the config names (DeepSpeed JSON, own prompt set, data files) counts as config;
+    # sweeps made before files were fingerprinted have nothing to compare them with.
+    new_config = validate_config(composed.data, composed.source, composed.origins)
+    files_now = fingerprints(new_config, composed.files[0].resolve().parent)
+    files_then = meta.get("named_files", files_now)
+    edited_files = named_files.changed(files_then, files_now)
+    if folder.authored_config_path.is_file():
+        then = folder.authored_config_path.read_text(encoding="utf-8")
+        if authored_text(composed.data) == then and not edited_files:
+            return None
+        old_config = validate_config(yaml.safe_load(then), str(folder.authored_config_path))
+    else:
+        old_config = config
+    if dump_config(new_config) == dump_config(old_config) and not edited_files:
+        return None
+    if edited_files:
+        source = ", ".join([source, *(f"the file {f} names" for f in edited_files)])
+    new_plan = make_plan(new_config, files_now)
+    change = compare_plans(make_plan(old_config, files_then), new_plan)
+    return ConfigEdit(source, new_config, new_plan, change, composed.data, files_now)
+
+
 def take_config_change(
     folder: SweepFolder, config: SweepConfig, plan: Plan, accept: bool
 ) -> tuple[SweepConfig, Plan, list[str]]:
     """The config and plan to resubmit with, after comparing the sweep's plan with a plan of
-    its source config, read again (the researcher may have edited it); notes on what changed."""
-    found = source_config(folder, folder.meta())
-    if found is None:
+    its source config, read again; notes on what changed. Refused without `accept`."""
+    edit = config_edit(folder, config)
+    if edit is None:
         return config, plan, []
-    source, composed = found
-    # Both sides through today's code: a babelsum upgrade (new defaults, new hashes) is not
-    # an edit. Sweeps made before the authored config was kept compare resolved configs.
-    if folder.authored_config_path.is_file():
-        then = folder.authored_config_path.read_text(encoding="utf-8")
-        if authored_text(composed.data) == then:
-            return config, plan, []
-        old_config = validate_config(yaml.safe_load(then), str(folder.authored_config_path))
-    else:
-        old_config = config
-    new_config = validate_config(composed.data, composed.source, composed.origins)
-    if dump_config(new_config) == dump_config(old_config):
-        return config, plan, []
-    new_plan = make_plan(new_config)
-    change = compare_plans(make_plan(old_config), new_plan)
     if not accept:
-        if not change:
+        if not edit.change:
             note = (
-                f"{source} changed since submission, but no task's work changes (resources, "
-                "tracking, engine?); the sweep keeps its config (--accept-config-change takes "
-                "the new one)"
+                f"{edit.source} changed since submission, but no task's work changes "
+                "(resources, tracking, engine?); the sweep keeps its config "
+                "(--accept-config-change takes the new one)"
             )
             return config, plan, [note]
-        raise SweepError(
-            "\n".join(
-                [
-                    f"{source} was edited after this sweep was submitted: "
-                    f"{len(change.changed)} task(s) changed, {len(change.added)} new, "
-                    f"{len(change.removed)} gone",
-                    *change.lines(),
-                    "undo the edit, or take the new config with "
-                    f"`launch resubmit {folder.root} --accept-config-change` (changed done "
-                    "tasks then rerun; their outputs are kept as output.replaced-<time>)",
-                ]
-            )
-        )
-    notes = [f"taking the edited config {source}", *change.lines()]
-    tasks = new_plan.by_key()
-    for key in change.changed:  # no longer done: rerun below, like any task not done
+        raise SweepError(edit.refusal(folder.root))
+    notes = [f"taking the edited config {edit.source}", *edit.change.lines()]
+    tasks = edit.plan.by_key()
+    for key in edit.change.changed:  # no longer done: rerun below, like any task not done
         aside = folder.set_aside_output(key)
         if aside is not None:
             notes.append(f"  {key}: its old output is kept in {aside}")
@@ -339,11 +386,13 @@ def take_config_change(
             folder.update_status(
                 tasks[key], state=State.PENDING, attempts=0, reason="its config changed", cause=None
             )
-    write_atomic(folder.config_path, dump_config(new_config))
-    write_atomic(folder.authored_config_path, authored_text(composed.data))
-    folder.write_plan(new_plan)
-    folder.update_meta(config_hash=config_hash(new_config), tasks=len(new_plan.tasks()))
-    return new_config, new_plan, notes
+    write_atomic(folder.config_path, dump_config(edit.config))
+    write_atomic(folder.authored_config_path, authored_text(edit.authored))
+    folder.write_plan(edit.plan)
+    folder.update_meta(
+        config_hash=config_hash(edit.config), tasks=len(edit.plan.tasks()), named_files=edit.files
+    )
+    return edit.config, edit.plan, notes
 
 
 def _resubmit(

@@ -249,7 +249,11 @@ def wait_for(folder: SweepFolder, plan: Plan, poll_s: float = 10.0) -> int:
 
 def cmd_resubmit(args: argparse.Namespace) -> int:
     if args.dry_run:
-        views = api.to_rerun(args.sweep_dir, args.stage, args.task)
+        views, notes = api.to_rerun(
+            args.sweep_dir, args.stage, args.task, args.accept_config_change
+        )
+        for note in notes:
+            print(note)
         if views:
             print_rerun([v.task.stage for v in views])
         for v in views:

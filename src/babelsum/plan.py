@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from babelsum.config import Resources, SweepConfig
 
@@ -236,10 +237,16 @@ NOT_EVALUATION = {
 }
 
 
-def stage_settings(config: SweepConfig, stage: str, params: dict[str, Any]) -> dict[str, Any]:
+def stage_settings(
+    config: SweepConfig,
+    stage: str,
+    params: dict[str, Any],
+    files: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """The config settings a task's output depends on, besides its params and its inputs
     (an input's own settings are in that input's identity). Resources, tracking and the engine
-    are not among them: they change where and how fast a task runs, not what it writes."""
+    are not among them: they change where and how fast a task runs, not what it writes.
+    `files`: the fingerprints of the files the config names (named_files.py), by field."""
 
     def dump(section: Any) -> Any:
         return section.model_dump(mode="json", exclude_none=True) if section is not None else None
@@ -250,33 +257,59 @@ def stage_settings(config: SweepConfig, stage: str, params: dict[str, Any]) -> d
         choice = getattr(config.prompts, role)
         return {"prompts": choice} if choice else {}
 
+    def named(*fields: str) -> dict[str, Any]:
+        """The fingerprints of the files these fields name; nothing when none is named, so
+        configs that name no file keep their identities."""
+        found = {f: (files or {})[f] for f in fields if f in (files or {})}
+        return {"files": found} if found else {}
+
+    def prompt_field(role: Literal["teacher", "student"], model: str | None) -> str:
+        return config.prompt_choice(role, model)[1]
+
     models = config.models
     if stage == "prepare":
-        return {"languages": config.languages, "data": dump(config.data), "seed": config.seed}
+        return {
+            "languages": config.languages,
+            "data": dump(config.data),
+            "seed": config.seed,
+        } | named("data.files.paths")
     if stage == "teacher":
         teacher = config.teacher
-        return {
-            "teacher": dump(teacher),
-            "model": dump(models.get(teacher.model)) if teacher and teacher.model else None,
-        } | prompts("teacher")
+        model = teacher.model if teacher else None
+        return (
+            {
+                "teacher": dump(teacher),
+                "model": dump(models.get(model)) if model else None,
+            }
+            | prompts("teacher")
+            | named(prompt_field("teacher", model))
+        )
     if stage == "split":
         return {"languages": config.languages, "split": dump(config.split)}
     if stage == "train":
-        method = next(
-            m
-            for m in config.train.methods
+        i, method = next(
+            (i, m)
+            for i, m in enumerate(config.train.methods)
             if m.model == params["model"] and m.label == params["method"]
         )
-        return {
-            "method": method.model_dump(mode="json", exclude={"resources"}),
-            "model": dump(models[method.model]),
-        } | prompts("student")
+        return (
+            {
+                "method": method.model_dump(mode="json", exclude={"resources"}),
+                "model": dump(models[method.model]),
+            }
+            | prompts("student")
+            | named(f"train.methods[{i}].deepspeed", prompt_field("student", method.model))
+        )
     if stage == "evaluate":
-        return {
-            "evaluate": config.evaluate.model_dump(mode="json", exclude=NOT_EVALUATION),
-            "model": dump(models[params["model"]]),
-            "seed": config.seed,
-        } | prompts("student")
+        return (
+            {
+                "evaluate": config.evaluate.model_dump(mode="json", exclude=NOT_EVALUATION),
+                "model": dump(models[params["model"]]),
+                "seed": config.seed,
+            }
+            | prompts("student")
+            | named(prompt_field("student", params["model"]))
+        )
     if stage == "judge":
         judge = config.evaluate.judge
         return {
@@ -322,8 +355,9 @@ def key_seed(params: dict[str, Any]) -> int | None:
     return params["seed"] if params.get("several_seeds") else None
 
 
-def make_plan(config: SweepConfig) -> Plan:
-    """Expand a config into stages of tasks, in the order they run."""
+def make_plan(config: SweepConfig, files: Mapping[str, str] | None = None) -> Plan:
+    """Expand a config into stages of tasks, in the order they run. `files`: fingerprints
+    of the files the config names (named_files.py), part of the tasks' identities."""
     stages: list[StagePlan] = []
     identities: dict[str, str] = {}
 
@@ -337,7 +371,7 @@ def make_plan(config: SweepConfig) -> Plan:
         packs: key -> the pack the task runs in."""
         tasks = []
         for i, (key, params, inputs, optional) in enumerate(specs):
-            params_hash = _hash([key, params, stage_settings(config, name, params)])
+            params_hash = _hash([key, params, stage_settings(config, name, params, files)])
             upstream = [identities[k] for k in (*_keys(inputs), *_keys(optional))]
             identities[key] = _hash([params_hash, STAGE_VERSIONS[name], upstream])
             task = Task(name, i, key, params, inputs, optional, (own or {}).get(key))

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from babelsum import named_files
 from babelsum.config import SweepConfig, dump_config, validate_config
 from babelsum.config.load import Composed
 from babelsum.errors import SweepError
@@ -65,7 +66,8 @@ def create_sweep(
         raise SweepError(f"{folder.root} is a file, not a folder; choose another --sweep-dir")
     if folder.root.exists() and any(folder.root.iterdir()):
         raise SweepError(f"{folder.root} exists and is not empty; choose another --sweep-dir")
-    plan = make_plan(config)
+    named = named_files.fingerprints(config, Path(source).parent)
+    plan = make_plan(config, named)
     meta = {
         "id": folder.root.name,
         "study": config.study,
@@ -77,6 +79,7 @@ def create_sweep(
         "config_files": list(files) or [source],
         "config_overrides": list(overrides),
         "config_hash": config_hash(config),
+        "named_files": named,  # what resubmit compares against: see named_files.py
         "tasks": len(plan.tasks()),
     }
     folder.create(meta, dump_config(config), plan)

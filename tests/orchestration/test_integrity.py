@@ -386,6 +386,16 @@ def test_a_config_edited_after_submit_is_refused_then_taken_with_the_flag(
     assert any(line.startswith("error:   new:     evaluate/") for line in lines)
     assert "--accept-config-change" in lines[-1]
     assert snapshot(sweep) == before
+    # --dry-run says the same, and with the flag, what would rerun; it changes nothing
+    code, _, dry_err = run_cli(capsys, "resubmit", sweep, "--dry-run")
+    assert code == 2 and dry_err.splitlines() == lines
+    code, out, err = run_cli(capsys, "resubmit", sweep, "--dry-run", "--accept-config-change")
+    assert code == 0, err
+    listed = out.splitlines()
+    assert listed[0].startswith("would take the edited config")
+    assert f"  {TRAIN_EN}  (done)" in listed and "  gather  (done)" in listed
+    assert not any(line.startswith("  prepare ") for line in listed)
+    assert snapshot(sweep) == before
 
     attempts = {k: t["attempts"] for k, t in status_json(sweep, capsys).items()}
     code, out, err = run_cli(capsys, "resubmit", sweep, "--quiet", "--accept-config-change")
@@ -428,6 +438,47 @@ def test_an_upgrade_that_changes_defaults_is_not_an_edit_and_every_file_is_read_
     assert str(profile) in err.splitlines()[0]
 
 
+def test_a_file_the_config_names_edited_after_submit_is_an_edit(fake_config_file, tmp_path, capsys):
+    """A DeepSpeed JSON or a prompt set of one's own shapes what tasks write, like the
+    config: editing one after submission is refused (naming the field and the tasks), then
+    taken with the flag; the sweep then compares with the new version."""
+    deepspeed = tmp_path / "zero.json"
+    deepspeed.write_text(json.dumps({"zero_optimization": {"stage": 2}}))
+    prompts = tmp_path / "my-prompts"
+    shutil.copytree(REPO / "src/babelsum/models/prompts/sets/default", prompts)
+    config = fake_config_file(
+        train={
+            "languages": ["en", "fr"],
+            "methods": [{"model": "tiny", "method": "full", "deepspeed": str(deepspeed)}],
+        },
+        prompts={"student": "my-prompts"},  # relative: from the config's folder
+    )
+    sweep = tmp_path / "sweep"
+    code, _, err = run_cli(capsys, "sweep", config, "--sweep-dir", sweep, "--quiet")
+    assert code == 0, err
+    assert run_cli(capsys, "resubmit", sweep, "--quiet")[1].startswith("every task is done")
+
+    deepspeed.write_text(json.dumps({"zero_optimization": {"stage": 3}}))
+    before = snapshot(sweep)
+    code, _, err = run_cli(capsys, "resubmit", sweep, "--quiet")
+    assert code == 2 and "Traceback" not in err
+    lines = err.splitlines()
+    assert "the file train.methods[0].deepspeed names was edited after" in lines[0]
+    assert f"error:   changed: {TRAIN_EN}" in lines and f"error:   changed: {TRAIN_FR}" in lines
+    assert not any("changed: evaluate/tiny/base" in line for line in lines)
+    assert snapshot(sweep) == before
+
+    code, out, err = run_cli(capsys, "resubmit", sweep, "--quiet", "--accept-config-change")
+    assert code == 0, err
+    assert run_cli(capsys, "resubmit", sweep, "--quiet")[1].startswith("every task is done")
+
+    template = next(p for p in sorted(prompts.rglob("*")) if p.is_file())
+    template.write_text(template.read_text() + "\n")
+    code, _, err = run_cli(capsys, "resubmit", sweep, "--quiet")
+    assert code == 2 and "the file prompts.student names was edited after" in err
+    assert "changed: evaluate/tiny/base/en/novel" in err  # the student prompts evaluate too
+
+
 def test_a_long_list_of_changed_tasks_is_cut_at_twenty_with_a_count():
     change = PlanChange([f"train/m/full/l{i}" for i in range(25)], ["new/x"], ["gone/y"])
     lines = change.lines()
@@ -449,7 +500,7 @@ def test_two_resubmits_at_once_on_slurm_queue_each_task_once(
     wait_until(lambda: all(t["state"] in settled for t in status_json(sweep, capsys).values()))
     monkeypatch.delenv("TEST_FAIL_KEYS")
     before = status_json(sweep, capsys)
-    rerun = {v.task.key for v in api.to_rerun(sweep)}
+    rerun = {v.task.key for v in api.to_rerun(sweep)[0]}
     assert "teacher/shard-0001" in rerun and "split" in rerun
 
     resubmits = [

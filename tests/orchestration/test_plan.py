@@ -8,10 +8,12 @@ resubmitted sweep finds its finished tasks by key). Every task names its inputs:
 from __future__ import annotations
 
 import copy
+import os
 
 import pytest
 
 from babelsum.config import validate_config
+from babelsum.named_files import fingerprints
 from babelsum.plan import Plan, make_plan
 
 CONFIG = {
@@ -244,6 +246,50 @@ def test_the_student_prompts_reach_train_and_evaluate_hashes_but_not_the_data():
     moved = {k.split("/")[0] for k in before if before[k][0] != after[k][0]}
     assert moved == {"train", "evaluate"}
     assert _hashes(copy.deepcopy(CONFIG) | {"prompts": {}}) == before  # unset: as before
+
+
+def _file_hashes(data: dict, config_dir) -> dict[str, tuple[str, str]]:
+    """Hashes with the fingerprints of the files the config names, as `launch sweep` makes."""
+    config = validate_config(data)
+    plan = make_plan(config, fingerprints(config, config_dir))
+    return {t.key: (t.params_hash, t.identity) for t in plan.tasks()}
+
+
+def test_files_the_config_names_are_part_of_the_identities_of_the_tasks_that_read_them(
+    tmp_path,
+):
+    """An edited DeepSpeed JSON changes that method's train tasks (reuse must not take their
+    old outputs); a touched data file changes prepare; a config naming no file keeps its
+    identities."""
+    assert _file_hashes(CONFIG, tmp_path) == _hashes(CONFIG)
+    deepspeed = tmp_path / "zero.json"
+    deepspeed.write_text('{"zero_optimization": {"stage": 2}}')
+    data = tmp_path / "articles.jsonl"
+    data.write_text("{}\n")
+    config = copy.deepcopy(CONFIG)
+    config["train"]["methods"][0]["deepspeed"] = "zero.json"  # from the config's folder
+    config["data"] = {"source": "files", "files": {"paths": [str(data)]}}
+    before = _file_hashes(config, tmp_path)
+
+    deepspeed.write_text('{"zero_optimization": {"stage": 3}}')
+    after = _file_hashes(config, tmp_path)
+    assert {k for k in before if before[k][0] != after[k][0]} == {
+        "train/qwen/full/en",
+        "train/qwen/full/fr",
+    }
+    assert before["evaluate/qwen/base/en/novel"] == after["evaluate/qwen/base/en/novel"]
+
+    os.utime(data, ns=(1, 1))  # rewritten: another modification time
+    touched = _file_hashes(config, tmp_path)
+    assert {k for k in after if after[k][0] != touched[k][0]} == {"prepare"}
+    assert all(after[k][1] != touched[k][1] for k in after)
+
+
+def test_a_file_the_config_names_that_is_missing_has_no_fingerprint(tmp_path):
+    config = copy.deepcopy(CONFIG)
+    config["train"]["methods"][0]["deepspeed"] = "nowhere.json"
+    config["prompts"] = {"student": "no-such-folder", "teacher": "paper"}  # paper: shipped
+    assert fingerprints(validate_config(config), tmp_path) == {}  # preflight names them
 
 
 def test_the_cells_of_one_model_run_as_one_job_unless_split_by_cells_per_task(plan):

@@ -24,7 +24,7 @@ FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".csv":
 
 
 def read_files(config: FilesSource) -> Iterator[dict | Rejected]:
-    for path in _expand(config.paths):
+    for path in expand_paths(config.paths):
         fmt = config.format or FORMATS.get(path.suffix.lower())
         if fmt is None:
             raise SourceError(
@@ -37,7 +37,7 @@ def read_files(config: FilesSource) -> Iterator[dict | Rejected]:
             raise SourceError(f"data.files: cannot read {path} ({exc.strerror})") from None
 
 
-def _expand(patterns: list[str]) -> list[Path]:
+def expand_paths(patterns: list[str]) -> list[Path]:
     paths: list[Path] = []
     for pattern in patterns:
         if glob.has_magic(pattern):
