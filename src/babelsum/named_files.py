@@ -22,6 +22,7 @@ from babelsum.config import SweepConfig
 from babelsum.data.sources.files import expand_paths
 from babelsum.errors import UserError
 from babelsum.models.prompts.sets import SETS, prompt_set
+from babelsum.plan import stage_settings
 from babelsum.training.deepspeed_file import find_deepspeed_config
 
 
@@ -62,6 +63,23 @@ def prompt_choices(config: SweepConfig) -> dict[str, str]:
         choices["teacher.prompt_dir"] = config.teacher.prompt_dir
     choices |= {f"models.{name}.prompts": spec.prompts for name, spec in config.models.items()}
     return {where: choice for where, choice in choices.items() if choice}
+
+
+def edited_for_task(
+    config: SweepConfig,
+    config_dir: Path | None,
+    submitted: dict[str, str] | None,
+    stage: str,
+    params: dict,
+) -> list[str]:
+    """The fields naming a file this task reads whose version is not the one submitted (a
+    task can wait in the queue for hours while its files are edited). A file that cannot be
+    read is left to the stage, which names it; sweeps from before fingerprints have none."""
+    if submitted is None:
+        return []
+    now = fingerprints(config, config_dir)
+    fields = stage_settings(config, stage, params, now).get("files", {}).keys()
+    return sorted(f for f in fields if now.get(f) != submitted.get(f))
 
 
 def changed(old: dict[str, str], new: dict[str, str]) -> list[str]:

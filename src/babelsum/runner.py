@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from babelsum import named_files
 from babelsum.config import SweepConfig
 from babelsum.errors import StageError, UserError
 from babelsum.plan import Plan, Task
@@ -61,6 +62,23 @@ def _rank() -> tuple[int, int]:
 
 def missing_upstream(folder: SweepFolder, task: Task) -> list[str]:
     return [key for key in task.needs if not folder.is_done(key)]
+
+
+def refuse_edited_files(folder: SweepFolder, config: SweepConfig, task: Task) -> None:
+    """StageError when a file the task reads (named_files.py) is not the one submitted: its
+    output would not be what its identity says."""
+    meta = folder.meta()
+    source = meta.get("config_source")
+    config_dir = Path(source).resolve().parent if source else None
+    edited = named_files.edited_for_task(
+        config, config_dir, meta.get("named_files"), task.stage, task.params
+    )
+    if edited:
+        raise StageError(
+            f"the file {', '.join(edited)} names was edited after this sweep was submitted; "
+            f"undo the edit, or take it with `launch resubmit {folder.root} "
+            "--accept-config-change`"
+        )
 
 
 def run_task(
@@ -171,6 +189,7 @@ def _run(
 
     # ---- 3. the stage; a user's error is its reason, anything else keeps its traceback
     try:
+        refuse_edited_files(folder, config, task)
         run = stage_function(config, task.stage)
         started = time.time()
         ctx.timing["startup"] = started - ready  # process start (or the previous task) to here

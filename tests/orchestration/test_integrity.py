@@ -477,6 +477,15 @@ def test_a_file_the_config_names_edited_after_submit_is_an_edit(fake_config_file
     code, _, err = run_cli(capsys, "resubmit", sweep, "--quiet")
     assert code == 2 and "the file prompts.student names was edited after" in err
     assert "changed: evaluate/tiny/base/en/novel" in err  # the student prompts evaluate too
+    # a job that starts after the edit (it waited in the queue) refuses to run on it
+    plan = SweepFolder(sweep).read_plan()
+    base = next(t for t in plan.stage("evaluate").tasks if t.key == "evaluate/tiny/base/en/novel")
+    with pytest.raises(runner.TaskFailed, match="prompts.student names was edited after"):
+        runner.run_task(sweep, "evaluate", base.index)
+    assert "--accept-config-change" in SweepFolder(sweep).read_status(base.key).reason
+    code, _, err = run_cli(capsys, "resubmit", sweep, "--quiet", "--accept-config-change")
+    assert code == 0, err
+    assert {t["state"] for t in status_json(sweep, capsys).values()} == {"done"}
 
 
 def test_a_long_list_of_changed_tasks_is_cut_at_twenty_with_a_count():
