@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 from tests.config.conftest import error_lines
@@ -62,3 +64,11 @@ def test_configs_and_overrides_may_come_in_any_order_around_options():
     )
     assert args.config == ["a.yaml", "b.yml", "dir/c=d.yaml"]  # a '/' before '=': a path
     assert args.overrides == ["x=1"] and args.dry_run and args.executor == "slurm"
+
+
+def test_every_command_of_the_parser_runs_something():
+    from babelsum.cli import COMMANDS, build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(sub.choices) == set(COMMANDS)
