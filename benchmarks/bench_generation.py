@@ -24,16 +24,28 @@ from babelsum.models.prompts import fit_generation_prompt
 from babelsum.models.tiny import build_tiny_model, tokenizer_corpus
 
 
+SHORTEST = 200  # tokens: the chat template and system prompt take up to about 180
+
+
 def prompts_for(tokenizer, spec: ModelSpec, texts: list[str], n: int, max_tokens: int) -> list:
-    """n prompts of varied lengths, cut from corpus texts (a mix of the four languages)."""
+    """n prompts whose lengths spread evenly from just above the template (200 tokens with
+    its system prompt) to `max_tokens`, as articles cut to an input budget do (a mix of the
+    four languages)."""
     langs = ["en", "fr", "de", "ja"]
+    long_text = " ".join(texts)
     out = []
     for i in range(n):
-        text = texts[i % len(texts)]
-        article = text[: 80 + (i * 37) % 600]
+        budget = SHORTEST + (i * 37) % (max_tokens - SHORTEST + 1)
+        start = (i * 101) % max(1, len(long_text) - 4 * max_tokens)
         lang = langs[i % len(langs)]
         prompt, _ = fit_generation_prompt(
-            tokenizer, spec, article, "Titre", lang, lang, max_input_tokens=max_tokens
+            tokenizer,
+            spec,
+            long_text[start : start + 8 * max_tokens],
+            "Titre",
+            lang,
+            lang,
+            max_input_tokens=budget,
         )
         out.append((prompt, lang))
     return out
@@ -80,7 +92,7 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=256, help="a quarter per language")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=32)
-    parser.add_argument("--max-input-tokens", type=int, default=256)
+    parser.add_argument("--max-input-tokens", type=int, default=1024)
     parser.add_argument(
         "--max-batch-tokens",
         type=int,
