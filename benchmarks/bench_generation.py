@@ -23,7 +23,6 @@ from babelsum.models.loading import load_model, load_tokenizer
 from babelsum.models.prompts import fit_generation_prompt
 from babelsum.models.tiny import build_tiny_model, tokenizer_corpus
 
-
 SHORTEST = 200  # tokens: the chat template and system prompt take up to about 180
 
 
