@@ -343,17 +343,19 @@ def config_edit(folder: SweepFolder, config: SweepConfig) -> ConfigEdit | None:
     files_now = fingerprints(new_config, composed.files[0].resolve().parent)
     files_then = meta.get("named_files", files_now)
     edited_files = named_files.changed(files_then, files_now)
+    old_config = config
     if folder.authored_config_path.is_file():
         then = folder.authored_config_path.read_text(encoding="utf-8")
-        if authored_text(composed.data) == then and not edited_files:
-            return None
-        old_config = validate_config(yaml.safe_load(then), str(folder.authored_config_path))
-    else:
-        old_config = config
-    if dump_config(new_config) == dump_config(old_config) and not edited_files:
+        if authored_text(composed.data) != then:
+            old_config = validate_config(yaml.safe_load(then), str(folder.authored_config_path))
+        else:
+            old_config = new_config
+    config_edited = dump_config(new_config) != dump_config(old_config)
+    if not config_edited and not edited_files:
         return None
-    if edited_files:
-        source = ", ".join([source, *(f"the file {f} names" for f in edited_files)])
+    source = ", ".join(
+        ([source] if config_edited else []) + [f"the file {f} names" for f in edited_files]
+    )
     new_plan = make_plan(new_config, files_now)
     change = compare_plans(make_plan(old_config, files_then), new_plan)
     return ConfigEdit(source, new_config, new_plan, change, composed.data, files_now)

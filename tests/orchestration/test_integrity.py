@@ -463,7 +463,7 @@ def test_a_file_the_config_names_edited_after_submit_is_an_edit(fake_config_file
     code, _, err = run_cli(capsys, "resubmit", sweep, "--quiet")
     assert code == 2 and "Traceback" not in err
     lines = err.splitlines()
-    assert "the file train.methods[0].deepspeed names was edited after" in lines[0]
+    assert lines[0].startswith("error: the file train.methods[0].deepspeed names was edited after")
     assert f"error:   changed: {TRAIN_EN}" in lines and f"error:   changed: {TRAIN_FR}" in lines
     assert not any("changed: evaluate/tiny/base" in line for line in lines)
     assert snapshot(sweep) == before
