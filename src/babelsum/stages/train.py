@@ -30,7 +30,7 @@ import logging
 from pathlib import Path
 
 import torch
-from transformers import Trainer
+from transformers import Trainer, set_seed
 
 from babelsum.config import ModelSpec, SweepConfig, TrainMethod
 from babelsum.errors import StageError
@@ -123,7 +123,9 @@ def run(ctx: StageContext) -> dict:
         use_liger_kernel=method.use_liger_kernel and not notices,
     )
 
-    # ---- 4. model
+    # ---- 4. model, seeded first: a LoRA adapter's first weights are drawn here, before the
+    # Trainer seeds anything; unseeded, two runs of one config trained different adapters
+    set_seed(method.seed)
     with ctx.timed("model_load"):
         model = load_for_method(spec, method, precision, where)
 
