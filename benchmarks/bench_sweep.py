@@ -3,8 +3,8 @@ model once and runs all its cells) against one cell per job (`evaluate.cells_per
 shape before packing). Prints each sweep's wall time and their ratio, per stage the task time
 summed and the share of it spent in the model (generation, training) against overhead
 (process start, imports, model loading, scoring, bookkeeping), and whether packing changes any
-number of cells.csv (a third, packed evaluation of the first sweep's trained models: QLoRA on
-CPU does not train bit-identically twice). Nothing about time is asserted.
+number of cells.csv (a third, packed evaluation of the first sweep's trained models, so that
+only packing can make a difference). Nothing about time is asserted.
 
 Run: .venv/bin/python benchmarks/bench_sweep.py [--config configs/demo.yaml] [key=value ...]
      (e.g. `train.languages=[fr] evaluate.test_sets=[novel]` for a quicker pair)
@@ -75,9 +75,10 @@ def main() -> None:
         )
         t_packed = run_sweep(args.config, args.overrides, packed_dir)
         packed, single = stage_times(packed_dir), stage_times(single_dir)
-        # The same numbers need the same trained models: QLoRA on CPU (bitsandbytes) is not
-        # bit-identical from run to run. So evaluate once more, packed, on the models the
-        # one-cell-per-job sweep trained (reused by identity), and compare that.
+        # The same numbers need the same trained models. Training is seeded, but only the
+        # same thread counts give the same floating-point sums; so evaluate once more, packed,
+        # on the models the one-cell-per-job sweep trained (reused by identity): what differs
+        # then can only come from packing.
         trained = Path(tmp) / "trained"
         shutil.copytree(single_dir, trained, symlinks=True)
         for stage in ("evaluate", "judge", "gather"):
