@@ -69,8 +69,8 @@ def dry_run(
     """The config and plan a sweep would have; nothing is written or submitted. Several
     config files merge in order (config/load.py)."""
     composed = compose(config_file, overrides)
-    config = validate_config(composed.data, composed.source, composed.origins)
-    return config, make_plan(config, fingerprints(config, composed.files[0].resolve().parent))
+    config = composed.validated()
+    return config, make_plan(config, fingerprints(config, composed.config_dir))
 
 
 @dataclass
@@ -97,19 +97,18 @@ def create(
     """Check the config (unless `preflight` is False: the checks of preflight.py, every
     problem at once, nothing written), then write the sweep folder and its MLflow run."""
     composed = compose(config_file, overrides)
-    config = validate_config(composed.data, composed.source, composed.origins)
-    first = composed.files[0]  # relative paths in the config start from its folder
+    config = composed.validated()
     backend = backends.get(executor)
     notices = []
     if preflight:
         from babelsum import preflight as checks
 
-        notices = checks.check(config, first.resolve().parent, backend.name).notices
+        notices = checks.check(config, composed.config_dir, backend.name).notices
     folder, plan = create_sweep(
         config,
         Path(sweep_dir) if sweep_dir else default_sweep_dir(config),
         backend.name,
-        str(first.resolve()),
+        str(composed.files[0].resolve()),  # relative paths in the config start there
         overrides,
         files=[str(f.resolve()) for f in composed.files],
         authored=composed.data,
@@ -339,8 +338,8 @@ def config_edit(folder: SweepFolder, config: SweepConfig) -> ConfigEdit | None:
     # an edit. Sweeps made before the authored config was kept compare resolved configs.
     # A file the config names (DeepSpeed JSON, own prompt set, data files) counts as config;
     # sweeps made before files were fingerprinted have nothing to compare them with.
-    new_config = validate_config(composed.data, composed.source, composed.origins)
-    files_now = fingerprints(new_config, composed.files[0].resolve().parent)
+    new_config = composed.validated()
+    files_now = fingerprints(new_config, composed.config_dir)
     files_then = meta.get("named_files", files_now)
     edited_files = named_files.changed(files_then, files_now)
     old_config = config

@@ -21,7 +21,6 @@ from pathlib import Path
 from babelsum.config import SweepConfig
 from babelsum.data.sources.files import expand_paths
 from babelsum.errors import UserError
-from babelsum.models.prompts.sets import SETS, prompt_set
 from babelsum.plan import stage_settings
 from babelsum.training.deepspeed_file import find_deepspeed_config
 
@@ -38,6 +37,9 @@ def fingerprints(config: SweepConfig, config_dir: Path | None) -> dict[str, str]
             except UserError:
                 pass
     for where, choice in prompt_choices(config).items():
+        # imported here: `launch status` and friends need not load jinja2 and the templates
+        from babelsum.models.prompts.sets import SETS, prompt_set
+
         try:
             prompts = prompt_set(choice, "student", config_dir, where)
         except UserError:
@@ -67,17 +69,17 @@ def prompt_choices(config: SweepConfig) -> dict[str, str]:
 
 def edited_for_task(
     config: SweepConfig,
-    config_dir: Path | None,
-    submitted: dict[str, str] | None,
     stage: str,
     params: dict,
+    submitted: dict[str, str] | None,
+    now: dict[str, str],
 ) -> list[str]:
-    """The fields naming a file this task reads whose version is not the one submitted (a
-    task can wait in the queue for hours while its files are edited). A file that cannot be
-    read is left to the stage, which names it; sweeps from before fingerprints have none."""
+    """The fields naming a file this task reads whose version `now` is not the one
+    `submitted` (a task can wait in the queue for hours while its files are edited). A file
+    that cannot be read now is left to the stage, which names it; sweeps from before
+    fingerprints have none."""
     if submitted is None:
         return []
-    now = fingerprints(config, config_dir)
     fields = stage_settings(config, stage, params, now).get("files", {}).keys()
     return sorted(f for f in fields if now.get(f) != submitted.get(f))
 

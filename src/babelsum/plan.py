@@ -260,7 +260,7 @@ def stage_settings(
     def named(*fields: str) -> dict[str, Any]:
         """The fingerprints of the files these fields name; nothing when none is named, so
         configs that name no file keep their identities."""
-        found = {f: (files or {})[f] for f in fields if f in (files or {})}
+        found = {f: files[f] for f in fields if files and f in files}
         return {"files": found} if found else {}
 
     def prompt_field(role: Literal["teacher", "student"], model: str | None) -> str:

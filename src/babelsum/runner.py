@@ -60,19 +60,21 @@ def _rank() -> tuple[int, int]:
     return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
 
+# fingerprints of the files the config names: as submitted (None: a sweep from before
+# fingerprints), and as they are now
+NamedFiles = tuple[dict[str, str] | None, dict[str, str]]
+
+
 def missing_upstream(folder: SweepFolder, task: Task) -> list[str]:
     return [key for key in task.needs if not folder.is_done(key)]
 
 
-def refuse_edited_files(folder: SweepFolder, config: SweepConfig, task: Task) -> None:
+def refuse_edited_files(
+    folder: SweepFolder, config: SweepConfig, task: Task, files: NamedFiles
+) -> None:
     """StageError when a file the task reads (named_files.py) is not the one submitted: its
     output would not be what its identity says."""
-    meta = folder.meta()
-    source = meta.get("config_source")
-    config_dir = Path(source).resolve().parent if source else None
-    edited = named_files.edited_for_task(
-        config, config_dir, meta.get("named_files"), task.stage, task.params
-    )
+    edited = named_files.edited_for_task(config, task.stage, task.params, *files)
     if edited:
         raise StageError(
             f"the file {', '.join(edited)} names was edited after this sweep was submitted; "
@@ -101,6 +103,9 @@ def run_tasks(
     """
     placement = placement or Placement(attempt_id=f"direct-{uuid.uuid4().hex[:8]}")
     folder, config, plan = load_sweep(sweep_dir)
+    # the files the config names, as submitted and as they are now: read once per job
+    submitted = folder.meta().get("named_files")
+    now = named_files.fingerprints(config, folder.config_dir()) if submitted is not None else {}
     shared: dict = {}
     summaries: list[dict | None] = []
     errors: list[Exception] = []
@@ -108,7 +113,9 @@ def run_tasks(
     for index in indices:
         task = plan.stage(stage).tasks[index]
         try:
-            summaries.append(_run(folder, config, plan, task, placement, shared, ready))
+            summaries.append(
+                _run(folder, config, plan, task, placement, shared, ready, (submitted, now))
+            )
         except Exception as exc:  # recorded by _run; the other tasks still run
             errors.append(exc)
             summaries.append(None)
@@ -139,6 +146,7 @@ def _run(
     placement: Placement,
     shared: dict,
     ready: float,
+    files: NamedFiles,
 ) -> dict | None:
     """One task: check its inputs, record the attempt, run the stage, publish, record."""
     rank, world_size = _rank()
@@ -189,7 +197,7 @@ def _run(
 
     # ---- 3. the stage; a user's error is its reason, anything else keeps its traceback
     try:
-        refuse_edited_files(folder, config, task)
+        refuse_edited_files(folder, config, task, files)
         run = stage_function(config, task.stage)
         started = time.time()
         ctx.timing["startup"] = started - ready  # process start (or the previous task) to here

@@ -282,6 +282,12 @@ class SweepFolder:
             raise SweepError(f"{self.meta_path}: damaged (not a JSON object)")
         return meta
 
+    def config_dir(self) -> Path | None:
+        """The folder of the config file the sweep was made from: relative paths in the
+        config start there (None for a sweep made without one)."""
+        source = self.meta().get("config_source")
+        return Path(source).resolve().parent if source else None
+
     def update_meta(self, **fields: Any) -> None:
         with self.lock("meta"):
             write_json(self.meta_path, self.meta() | fields)

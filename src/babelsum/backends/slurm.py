@@ -217,8 +217,7 @@ def python_command(config: SweepConfig, folder: SweepFolder) -> str | None:
     from babelsum.backends import apptainer as containers
 
     # relative prompt folders start at the config's folder
-    source = folder.meta().get("config_source") if folder.exists() else None
-    config_dir = Path(source).resolve().parent if source else None
+    config_dir = folder.config_dir() if folder.exists() else None
     return containers.python_command(
         config.container, folder.root, config.hf_cache, containers.config_binds(config, config_dir)
     )

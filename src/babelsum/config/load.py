@@ -164,6 +164,15 @@ class Composed:
         """Names every file: for problems no single value caused (a missing field)."""
         return ", ".join(str(f) for f in self.files) or COMMAND_LINE
 
+    @property
+    def config_dir(self) -> Path:
+        """The first file's folder: relative paths in the config start there."""
+        return self.files[0].resolve().parent
+
+    def validated(self) -> SweepConfig:
+        """The config they give; ConfigError listing every problem."""
+        return validate_config(self.data, self.source, self.origins)
+
 
 def config_paths(paths: str | Path | Sequence[str | Path]) -> list[Path]:
     """One config file or several -> a list of paths."""
@@ -557,8 +566,7 @@ def load_config(
 ) -> SweepConfig:
     """Read one config file or several (merged in order), apply overrides, validate; raise
     ConfigError listing every problem."""
-    composed = compose(paths, overrides)
-    return validate_config(composed.data, composed.source, composed.origins)
+    return compose(paths, overrides).validated()
 
 
 def dump_config(config: SweepConfig) -> str:

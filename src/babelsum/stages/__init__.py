@@ -78,5 +78,4 @@ class StageContext:
     def config_dir(self) -> Path | None:
         """The folder of the config file the sweep was started from (relative paths in the
         config start there)."""
-        source = self.folder.meta().get("config_source")
-        return Path(source).resolve().parent if source else None
+        return self.folder.config_dir()

@@ -173,8 +173,7 @@ def record_sweep_provenance(folder: SweepFolder, config: SweepConfig, redact) ->
     if config.container and "container_sha256" not in meta:
         found["container_sha256"] = image_sha256(config.container.image)
     if "hub_revisions" not in meta:
-        source = meta.get("config_source")
-        found["hub_revisions"] = hub_revisions(config, Path(source).parent if source else None)
+        found["hub_revisions"] = hub_revisions(config, folder.config_dir())
     if found:
         folder.update_meta(**found)
     return meta | found
