@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import yaml
 
 from babelsum.cli import main
-from tests.orchestration.fake_sweep import REPO, fake_sweep_config
+from tests.orchestration.fake_sweep import REPO, run_fake_sweep
 
 SWEEP = "sweep"  # the sweep folder inside a sandbox: the one place a command may write
 CACHE = "cache"  # $BABELSUM_CACHE, $XDG_CACHE_HOME: known caches, not counted as writes
@@ -154,12 +153,7 @@ def done_outputs(sweep: Path) -> set[str]:
 def done_sweep(tmp_path_factory) -> Path:
     """A finished local sweep of the fake stages (read-only: cases copy it)."""
     root = tmp_path_factory.mktemp("done")
-    config = root / "config.yaml"
-    config.write_text(yaml.safe_dump(fake_sweep_config()))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PYTHONPATH", f"{REPO}:{REPO / 'src'}:{os.environ.get('PYTHONPATH', '')}")
-        patch.chdir(root)
-        assert main(["sweep", str(config), "--sweep-dir", str(root / SWEEP), "--quiet"]) == 0
+    assert run_fake_sweep(root) == 0
     return root / SWEEP
 
 

@@ -1,6 +1,10 @@
 """A small sweep config whose stages are the test-only functions in fake_stages.py."""
 
+import os
 from pathlib import Path
+
+import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,3 +45,18 @@ def fake_sweep_config(engine_overrides: dict | None = None, **changes) -> dict:
     for key, value in (engine_overrides or {}).items():
         engine[key] = engine.get(key, {}) | value if isinstance(value, dict) else value
     return config
+
+
+def run_fake_sweep(root: Path, *options: str, env: dict[str, str] | None = None) -> int:
+    """`launch sweep` of the fake config, written to ROOT/config.yaml, into ROOT/sweep, run
+    from ROOT with `env` set (the task processes import `tests.`); its exit code."""
+    from babelsum.cli import main
+
+    config = root / "config.yaml"
+    config.write_text(yaml.safe_dump(fake_sweep_config()))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", f"{REPO}:{REPO / 'src'}:{os.environ.get('PYTHONPATH', '')}")
+        for name, value in (env or {}).items():
+            patch.setenv(name, value)
+        patch.chdir(root)
+        return main(["sweep", str(config), "--sweep-dir", str(root / "sweep"), "--quiet", *options])

@@ -26,7 +26,7 @@ from babelsum.config import validate_config
 from babelsum.errors import SweepError
 from babelsum.state import Cause, State, SweepFolder, TaskStatus
 from babelsum.sweep import PlanChange, create_sweep
-from tests.orchestration.fake_sweep import REPO, fake_sweep_config
+from tests.orchestration.fake_sweep import REPO, fake_sweep_config, run_fake_sweep
 from tests.orchestration.test_local import start_sweep_with_a_sleeper, status_json
 
 TRAIN_EN, TRAIN_FR = "train/tiny/full/en", "train/tiny/full/fr"
@@ -75,11 +75,7 @@ def files_under(root: Path) -> set[str]:
 def done_sweep(tmp_path_factory) -> Path:
     """A finished local sweep of the fake config (read-only: tests copy it)."""
     root = tmp_path_factory.mktemp("done")
-    config = root / "config.yaml"
-    config.write_text(yaml.safe_dump(fake_sweep_config()))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PYTHONPATH", f"{REPO}:{REPO / 'src'}:{os.environ.get('PYTHONPATH', '')}")
-        assert main(["sweep", str(config), "--sweep-dir", str(root / "sweep"), "--quiet"]) == 0
+    assert run_fake_sweep(root) == 0
     return root / "sweep"
 
 

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from babelsum.cli import main
 from babelsum.config import validate_config
@@ -23,7 +22,7 @@ from babelsum.state import State, SweepFolder, TaskStatus
 from babelsum.status_view import plain_status, rich_status, sweep_status
 from babelsum.sweep import create_sweep, read_statuses, task_views
 from babelsum.tracking import Tracker
-from tests.orchestration.fake_sweep import REPO, fake_sweep_config
+from tests.orchestration.fake_sweep import REPO, fake_sweep_config, run_fake_sweep
 
 FAILING = "train/tiny/full/fr"
 
@@ -32,13 +31,8 @@ FAILING = "train/tiny/full/fr"
 def failed_sweep(tmp_path_factory) -> Path:
     """A finished local sweep whose task FAILING failed (its evaluations are blocked)."""
     root = tmp_path_factory.mktemp("failed")
-    config = root / "config.yaml"
-    config.write_text(yaml.safe_dump(fake_sweep_config()))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PYTHONPATH", f"{REPO}:{REPO / 'src'}:{os.environ.get('PYTHONPATH', '')}")
-        patch.setenv("TEST_FAIL_KEYS", FAILING)
-        args = ["sweep", str(config), "--sweep-dir", str(root / "sweep"), "--quiet"]
-        assert main([*args, "--no-preflight"]) == 1  # preflight is not what is tested here
+    # --no-preflight: preflight is not what is tested here
+    assert run_fake_sweep(root, "--no-preflight", env={"TEST_FAIL_KEYS": FAILING}) == 1
     return root / "sweep"
 
 

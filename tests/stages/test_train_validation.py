@@ -18,6 +18,20 @@ from tests.stages.train_sweeps import journal_metrics, task_status
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
+# a learning rate this high makes the validation loss rise after a few steps
+STOPS_EARLY = {
+    "model": "qwen2",
+    "method": "full",
+    "learning_rate": 0.1,
+    "max_steps": 12,
+    "eval_steps": 1,
+    "eval_samples": 8,
+    "save_steps": 1,
+    "select_best": "loss",
+    "early_stopping_patience": 2,
+}
+
+
 def checks(sweep, model: str, method: str, name: str) -> list[tuple[int, float]]:
     """(step, value) of each logged `name` (val_loss, val_rougeL...)."""
     logged = journal_metrics(sweep, model, method)
@@ -40,18 +54,7 @@ def test_best_validation_loss_is_kept_and_training_stops_early(train_sweep):
     """A learning rate this high makes the validation loss rise after a few steps: training
     stops `early_stopping_patience` checks after the best one, and the model saved is the
     best step's checkpoint, not the last step's weights."""
-    method = {
-        "model": "qwen2",
-        "method": "full",
-        "learning_rate": 0.1,
-        "max_steps": 12,
-        "eval_steps": 1,
-        "eval_samples": 8,
-        "save_steps": 1,
-        "select_best": "loss",
-        "early_stopping_patience": 2,
-    }
-    sweep = train_sweep([method])
+    sweep = train_sweep([STOPS_EARLY])
     summary = run_train(sweep, "qwen2", "full")
 
     losses = checks(sweep, "qwen2", "full", "val_loss")
@@ -77,19 +80,8 @@ def test_early_stopping_counts_on_across_a_resume(train_sweep):
     """The checks without improvement are saved in each checkpoint: a task resumed from the
     checkpoint one check after the best (as after a requeue at the time limit) stops where
     the uninterrupted run stopped, not `patience` checks later."""
-    method = {
-        "model": "qwen2",
-        "method": "full",
-        "learning_rate": 0.1,
-        "max_steps": 12,
-        "eval_steps": 1,
-        "eval_samples": 8,
-        "save_steps": 1,
-        "select_best": "loss",
-        "early_stopping_patience": 2,
-        "save_total_limit": 12,  # keep the checkpoint one check after the best
-    }
-    sweep = train_sweep([method])
+    # keep the checkpoint one check after the best
+    sweep = train_sweep([STOPS_EARLY | {"save_total_limit": 12}])
     first = run_train(sweep, "qwen2", "full")
     stopped = first["stopped_early_at"]
     assert stopped == first["best_step"] + 2 < 12
